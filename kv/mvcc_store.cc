@@ -1,0 +1,347 @@
+#include "kv/mvcc_store.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "kv/errors.h"
+#include "kv/key_layout.h"
+#include "kv/range_reader.h"
+#include "kv/status_macros.h"
+#include "kv/write_txn.h"
+#include "leveldb/write_batch.h"
+#include "raft/check.h"
+
+namespace raftkv::kv {
+namespace {
+
+using etcdserverpb::CompactionRequest;
+using etcdserverpb::CompactionResponse;
+using etcdserverpb::DeleteRangeRequest;
+using etcdserverpb::PutRequest;
+using etcdserverpb::TxnRequest;
+
+absl::Status FromLevelDb(const leveldb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("kv: leveldb ", std::string(what), ": ", s.ToString()));
+}
+
+absl::StatusOr<uint64_t> ReadMeta(leveldb::DB* db, std::string_view name,
+                                  uint64_t missing) {
+  std::string raw;
+  leveldb::Status s = db->Get(leveldb::ReadOptions(),
+                              leveldb::Slice(name.data(), name.size()), &raw);
+  if (s.IsNotFound()) return missing;
+  RAFTKV_RETURN_IF_NOT_OK(FromLevelDb(s, "read meta"));
+  if (raw.size() != 8) {
+    return absl::DataLossError(
+        absl::StrCat("kv: bad meta entry ", std::string(name)));
+  }
+  return layout::DecodeFixed64(raw);
+}
+
+void PutMeta(leveldb::WriteBatch* batch, std::string_view name, uint64_t v) {
+  batch->Put(leveldb::Slice(name.data(), name.size()),
+             layout::EncodeFixed64(v));
+}
+
+std::string_view View(const leveldb::Slice& s) {
+  return std::string_view(s.data(), s.size());
+}
+
+// Executes one command on the batch's view, advancing `rev` on success.
+class CommandRunner {
+ public:
+  CommandRunner(const ReadView* view, WriteOverlay* overlay,
+                const MvccOptions& options, int64_t* current, int64_t* compact)
+      : view_(view),
+        overlay_(overlay),
+        options_(options),
+        current_(current),
+        compact_(compact) {}
+
+  absl::StatusOr<ApplyResponse> operator()(std::monostate) {
+    return ApplyResponse();
+  }
+  absl::StatusOr<ApplyResponse> operator()(const PutRequest* req) {
+    RAFTKV_RETURN_IF_NOT_OK(ValidatePut(*req));
+    WriteTxn txn = NewTxn();
+    return Finish(txn, txn.Put(*req));
+  }
+  absl::StatusOr<ApplyResponse> operator()(const DeleteRangeRequest* req) {
+    RAFTKV_RETURN_IF_NOT_OK(ValidateDeleteRange(*req));
+    WriteTxn txn = NewTxn();
+    return Finish(txn, txn.DeleteRange(*req));
+  }
+  absl::StatusOr<ApplyResponse> operator()(const TxnRequest* req) {
+    RAFTKV_RETURN_IF_NOT_OK(ValidateTxn(*req, options_.max_txn_ops));
+    WriteTxn txn = NewTxn();
+    return Finish(txn, txn.Txn(*req));
+  }
+  absl::StatusOr<ApplyResponse> operator()(const CompactionRequest* req) {
+    if (req->revision() <= *compact_) return CompactedError();
+    if (req->revision() > *current_) return FutureRevError();
+    *compact_ = req->revision();
+    CompactionResponse resp;
+    resp.mutable_header()->set_revision(*current_);
+    return resp;
+  }
+
+ private:
+  WriteTxn NewTxn() { return WriteTxn(view_, overlay_, *current_, *compact_); }
+
+  template <typename Resp>
+  absl::StatusOr<ApplyResponse> Finish(const WriteTxn& txn,
+                                       absl::StatusOr<Resp> resp) {
+    if (!resp.ok()) return resp.status();
+    *current_ = txn.end_revision();
+    return ApplyResponse(*std::move(resp));
+  }
+
+  const ReadView* view_;
+  WriteOverlay* overlay_;
+  const MvccOptions& options_;
+  int64_t* current_;
+  int64_t* compact_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MvccStore>> MvccStore::Open(
+    const std::string& dir, const MvccOptions& options) {
+  leveldb::Options db_options;
+  db_options.create_if_missing = true;
+  if (options.env != nullptr) db_options.env = options.env;
+  leveldb::DB* raw = nullptr;
+  RAFTKV_RETURN_IF_NOT_OK(
+      FromLevelDb(leveldb::DB::Open(db_options, dir, &raw), "open"));
+  std::unique_ptr<leveldb::DB> db(raw);
+
+  Revisions revisions;
+  absl::StatusOr<uint64_t> current =
+      ReadMeta(db.get(), layout::kRevisionKey, 1);
+  absl::StatusOr<uint64_t> compact = ReadMeta(db.get(), layout::kCompactKey, 0);
+  absl::StatusOr<uint64_t> applied =
+      ReadMeta(db.get(), layout::kAppliedIndexKey, 0);
+  absl::StatusOr<uint64_t> cursor =
+      ReadMeta(db.get(), layout::kCompactCursorKey, 0);
+  for (const auto* s : {&current, &compact, &applied, &cursor}) {
+    if (!s->ok()) return s->status();
+  }
+  revisions.current = static_cast<int64_t>(*current);
+  revisions.compact = static_cast<int64_t>(*compact);
+  revisions.applied_index = *applied;
+  return std::unique_ptr<MvccStore>(new MvccStore(
+      std::move(db), options, revisions, static_cast<int64_t>(*cursor)));
+}
+
+MvccStore::MvccStore(std::unique_ptr<leveldb::DB> db,
+                     const MvccOptions& options, const Revisions& revisions,
+                     int64_t compact_cursor)
+    : options_(options),
+      db_(std::move(db)),
+      compact_cursor_(compact_cursor),
+      revisions_(revisions) {}
+
+MvccStore::~MvccStore() = default;
+
+int64_t MvccStore::revision() const {
+  absl::ReaderMutexLock l(&mu_);
+  return revisions_.current;
+}
+
+int64_t MvccStore::compact_revision() const {
+  absl::ReaderMutexLock l(&mu_);
+  return revisions_.compact;
+}
+
+uint64_t MvccStore::applied_index() const {
+  absl::ReaderMutexLock l(&mu_);
+  return revisions_.applied_index;
+}
+
+std::unique_ptr<SnapshotView> MvccStore::Snapshot(Revisions* revisions) const {
+  absl::ReaderMutexLock l(&mu_);
+  *revisions = revisions_;
+  return std::make_unique<SnapshotView>(db_.get());
+}
+
+absl::Status MvccStore::Commit(leveldb::WriteBatch* batch,
+                               const Revisions& next) {
+  absl::MutexLock l(&mu_);
+  leveldb::WriteOptions write_options;
+  write_options.sync = options_.sync;
+  absl::Status s = FromLevelDb(db_->Write(write_options, batch), "write");
+  if (!s.ok()) {
+    write_error_ = s;
+    return s;
+  }
+  revisions_ = next;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<absl::StatusOr<ApplyResponse>>> MvccStore::Apply(
+    absl::Span<const ApplyCommand> commands) {
+  absl::MutexLock w(&write_mu_);
+  RAFTKV_RETURN_IF_NOT_OK(write_error_);
+  Revisions before;
+  std::unique_ptr<SnapshotView> base = Snapshot(&before);
+  WriteOverlay overlay;
+  OverlayView view(base.get(), &overlay);
+  Revisions next = before;
+  CommandRunner runner(&view, &overlay, options_, &next.current, &next.compact);
+
+  std::vector<absl::StatusOr<ApplyResponse>> results;
+  results.reserve(commands.size());
+  uint64_t last_index = 0;
+  for (const ApplyCommand& cmd : commands) {
+    RAFTKV_CHECK_GT(cmd.raft_index, last_index);
+    last_index = cmd.raft_index;
+    if (cmd.raft_index <= before.applied_index) {
+      results.emplace_back(ApplyResponse());  // replayed from the WAL
+      continue;
+    }
+    next.applied_index = cmd.raft_index;
+    const size_t mark = overlay.Mark();
+    const Revisions undo = next;
+    absl::StatusOr<ApplyResponse> result = std::visit(runner, cmd.request);
+    if (!result.ok()) {
+      overlay.RollbackTo(mark);
+      next.current = undo.current;
+      next.compact = undo.compact;
+    }
+    results.push_back(std::move(result));
+  }
+  if (next.applied_index == before.applied_index) return results;
+
+  leveldb::WriteBatch batch;
+  overlay.AppendTo(&batch);
+  PutMeta(&batch, layout::kRevisionKey, next.current);
+  PutMeta(&batch, layout::kCompactKey, next.compact);
+  PutMeta(&batch, layout::kAppliedIndexKey, next.applied_index);
+  RAFTKV_RETURN_IF_NOT_OK(Commit(&batch, next));
+  return results;
+}
+
+absl::StatusOr<etcdserverpb::RangeResponse> MvccStore::Range(
+    const etcdserverpb::RangeRequest& req, ReadStats* stats) const {
+  RAFTKV_RETURN_IF_NOT_OK(ValidateRange(req));
+  Revisions revisions;
+  std::unique_ptr<SnapshotView> view = Snapshot(&revisions);
+  ReadContext ctx;
+  ctx.view = view.get();
+  ctx.current_rev = revisions.current;
+  ctx.compact_rev = revisions.compact;
+  ctx.stats = stats;
+  return ExecuteRange(ctx, req);
+}
+
+absl::StatusOr<ChangeBatch> MvccStore::ReadChanges(int64_t from_rev,
+                                                   int64_t to_rev, size_t limit,
+                                                   bool prev_kv) const {
+  Revisions revisions;
+  std::unique_ptr<SnapshotView> view = Snapshot(&revisions);
+  if (from_rev < revisions.compact) return CompactedError();
+  const int64_t last = std::min(to_rev, revisions.current);
+  ChangeBatch out;
+  out.next_revision = std::max<int64_t>(from_rev, last + 1);
+  std::unique_ptr<leveldb::Iterator> it = view->NewIterator();
+  std::unique_ptr<leveldb::Iterator> hist = view->NewIterator();
+  int64_t prev_main = -1;
+  for (it->Seek(layout::ChangeKey(std::max<int64_t>(from_rev, 0), 0));
+       it->Valid(); it->Next()) {
+    std::optional<layout::ChangeKeyParts> change =
+        layout::ParseChangeKey(View(it->key()));
+    if (!change.has_value() || change->main > last) break;
+    if (limit > 0 && out.events.size() >= limit && change->main != prev_main) {
+      out.next_revision = change->main;
+      break;
+    }
+    prev_main = change->main;
+    std::string key = it->value().ToString();
+    std::optional<std::string> raw =
+        GetRaw(hist.get(), layout::HistoryKey(key, change->main, change->sub));
+    if (!raw.has_value()) {
+      return absl::DataLossError(
+          absl::StrCat("kv: change log names a missing version: key=", key,
+                       " revision=", change->main));
+    }
+    absl::StatusOr<std::optional<mvccpb::KeyValue>> kv =
+        DecodeHistoryValue(*raw);
+    if (!kv.ok()) return kv.status();
+    mvccpb::Event& event = out.events.emplace_back();
+    if (kv->has_value()) {
+      event.set_type(mvccpb::Event::PUT);
+      *event.mutable_kv() = std::move(**kv);
+    } else {
+      event.set_type(mvccpb::Event::DELETE);
+      event.mutable_kv()->set_key(key);
+      event.mutable_kv()->set_mod_revision(change->main);
+    }
+    if (!prev_kv) continue;
+    // The entry after this one in the history is the key's previous version,
+    // unless compaction removed it.
+    hist->Next();
+    if (!hist->Valid()) continue;
+    std::optional<layout::HistoryKeyParts> prev =
+        layout::ParseHistoryKey(View(hist->key()));
+    if (!prev.has_value() || prev->key != key) continue;
+    absl::StatusOr<std::optional<mvccpb::KeyValue>> prev_value =
+        DecodeHistoryValue(View(hist->value()));
+    if (!prev_value.ok()) return prev_value.status();
+    if (prev_value->has_value()) {
+      *event.mutable_prev_kv() = std::move(**prev_value);
+    }
+  }
+  if (!it->status().ok()) return FromLevelDb(it->status(), "read");
+  return out;
+}
+
+absl::StatusOr<bool> MvccStore::CompactStep(size_t max_changes) {
+  absl::MutexLock w(&write_mu_);
+  RAFTKV_RETURN_IF_NOT_OK(write_error_);
+  Revisions revisions;
+  std::unique_ptr<SnapshotView> view = Snapshot(&revisions);
+  const int64_t target = revisions.compact;
+  if (compact_cursor_ >= target) return true;
+
+  leveldb::WriteBatch batch;
+  std::unique_ptr<leveldb::Iterator> it = view->NewIterator();
+  std::unique_ptr<leveldb::Iterator> hist = view->NewIterator();
+  int64_t cursor = target;
+  size_t examined = 0;
+  for (it->Seek(layout::ChangeKey(compact_cursor_, 0)); it->Valid();
+       it->Next()) {
+    std::optional<layout::ChangeKeyParts> change =
+        layout::ParseChangeKey(View(it->key()));
+    if (!change.has_value() || change->main >= target) break;
+    if (examined == max_changes) {
+      // Entries of this revision already removed will not be seen again.
+      cursor = change->main;
+      break;
+    }
+    ++examined;
+    std::string key = it->value().ToString();
+    // A version survives iff it is the key's newest at or below the target
+    // and not a tombstone: reads at the target still need it.
+    hist->Seek(layout::HistorySeekKey(key, target));
+    std::optional<layout::HistoryKeyParts> newest;
+    if (hist->Valid()) newest = layout::ParseHistoryKey(View(hist->key()));
+    bool survives = newest.has_value() && newest->key == key &&
+                    newest->main == change->main &&
+                    newest->sub == change->sub && hist->value().size() > 0 &&
+                    hist->value()[0] == layout::kPutTag;
+    if (!survives) {
+      batch.Delete(layout::HistoryKey(key, change->main, change->sub));
+    }
+    batch.Delete(it->key());
+  }
+  if (!it->status().ok()) return FromLevelDb(it->status(), "read");
+  PutMeta(&batch, layout::kCompactCursorKey, cursor);
+  RAFTKV_RETURN_IF_NOT_OK(Commit(&batch, revisions));
+  compact_cursor_ = cursor;
+  return cursor >= target;
+}
+
+}  // namespace raftkv::kv
