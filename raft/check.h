@@ -27,19 +27,19 @@ std::string CheckOpMessage(const char* expr, const A& a, const B& b) {
 
 }  // namespace raftkv::internal
 
-#define RAFTKV_CHECK(cond)                                             \
-  do {                                                                 \
+#define RAFTKV_CHECK(cond)                                                   \
+  do {                                                                       \
     if (!(cond)) ::raftkv::internal::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 
-#define RAFTKV_CHECK_OP(op, a, b)                                             \
-  do {                                                                        \
-    const auto& raftkv_check_a = (a);                                         \
-    const auto& raftkv_check_b = (b);                                         \
-    if (!(raftkv_check_a op raftkv_check_b))                                  \
-      ::raftkv::internal::CheckFailed(                                        \
-          __FILE__, __LINE__,                                                 \
-          ::raftkv::internal::CheckOpMessage(#a " " #op " " #b,               \
+#define RAFTKV_CHECK_OP(op, a, b)                                              \
+  do {                                                                         \
+    const auto& raftkv_check_a = (a);                                          \
+    const auto& raftkv_check_b = (b);                                          \
+    if (!(raftkv_check_a op raftkv_check_b))                                   \
+      ::raftkv::internal::CheckFailed(                                         \
+          __FILE__, __LINE__,                                                  \
+          ::raftkv::internal::CheckOpMessage(#a " " #op " " #b,                \
                                              raftkv_check_a, raftkv_check_b)); \
   } while (0)
 

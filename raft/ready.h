@@ -45,9 +45,9 @@ struct ReadState {
 //     this node's own acknowledgement, and only then are membership changes
 //     among the committed entries applied inside the core.
 struct Ready {
-  std::optional<SoftState> soft_state;  // set when it changed
+  std::optional<SoftState> soft_state;          // set when it changed
   std::optional<raftpb::HardState> hard_state;  // set when it changed
-  raftpb::Snapshot snapshot;                     // index 0: none
+  raftpb::Snapshot snapshot;                    // index 0: none
   std::vector<raftpb::Entry> entries;
   std::vector<raftpb::Message> messages;
   std::vector<raftpb::Entry> committed_entries;

@@ -37,7 +37,7 @@ inline constexpr uint64_t kNoLimit = std::numeric_limits<uint64_t>::max();
 absl::Status ErrCompacted();
 absl::Status ErrUnavailable();
 bool IsCompacted(const absl::Status& s);
-bool IsUnavailable(const absl::Status& s);
+bool IsEntryUnavailable(const absl::Status& s);
 
 // What a node restarts from: its persisted vote/term/commit and membership.
 struct InitialState {
@@ -55,8 +55,8 @@ class Storage {
   // exceed max_bytes (but always at least one entry when lo < hi).
   // REQUIRES: FirstIndex() <= lo <= hi <= LastIndex() + 1, else
   // ErrCompacted / ErrUnavailable.
-  virtual absl::StatusOr<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi,
-                                                     uint64_t max_bytes) const = 0;
+  virtual absl::StatusOr<std::vector<Entry>> Entries(
+      uint64_t lo, uint64_t hi, uint64_t max_bytes) const = 0;
 
   // Term of the entry at index, for FirstIndex()-1 <= index <= LastIndex().
   virtual absl::StatusOr<uint64_t> Term(uint64_t index) const = 0;
