@@ -83,7 +83,7 @@ std::string Cluster::ProcessReady(uint64_t id, const std::string& indent) {
   std::vector<raftpb::Message> outbox;
   std::string problem;
   Ready rd = node.HandleReady(&outbox, &problem);
-  checker_.OnApply(id, rd.committed_entries);
+  checker_.OnApply(id, node.raft().term(), rd.committed_entries);
   network_.insert(network_.end(), outbox.begin(), outbox.end());
   checker_.Check(nodes_);
   std::string out = FormatReady(rd, indent);

@@ -21,9 +21,11 @@ void InvariantChecker::OnCrash(uint64_t id) {
   live_commit_.erase(id);
 }
 
-void InvariantChecker::OnApply(uint64_t id,
+void InvariantChecker::OnApply(uint64_t id, uint64_t term,
                                const std::vector<raftpb::Entry>& entries) {
   for (const raftpb::Entry& e : entries) {
+    auto [t, fresh] = committed_by_term_.emplace(e.index(), term);
+    if (!fresh) t->second = std::min(t->second, term);
     auto [it, inserted] = applied_.emplace(e.index(), e);
     if (inserted) continue;
     const raftpb::Entry& first = it->second;
@@ -99,6 +101,7 @@ void InvariantChecker::CheckLeaderCompleteness(const Node& node) {
   const Status st = node.raft().GetStatus();
   const MemoryStorage& storage = node.storage();
   for (const auto& [index, entry] : applied_) {
+    if (committed_by_term_[index] >= st.hard_state.current_term()) continue;
     if (index > st.last_index) {
       Violation(absl::StrCat("leader completeness: leader ", node.id(),
                              " (last=", st.last_index, ") lacks applied ",

@@ -11,7 +11,9 @@
 //  - at most one leader per term;
 //  - state machine safety: no two nodes apply different entries at the same
 //    index;
-//  - leader completeness: a leader's log holds every entry any node applied.
+//  - leader completeness: a leader of term T holds every entry some node
+//    applied while its own term was below T (such an entry was committed in
+//    a term below T; a stale leader may lack entries committed later).
 #ifndef RAFTKV_TESTS_RAFT_INVARIANTS_H_
 #define RAFTKV_TESTS_RAFT_INVARIANTS_H_
 
@@ -31,8 +33,9 @@ class InvariantChecker {
  public:
   using Nodes = std::map<uint64_t, std::unique_ptr<Node>>;
 
-  // Records the entries node `id` applied (from a Ready).
-  void OnApply(uint64_t id, const std::vector<raftpb::Entry>& entries);
+  // Records the entries node `id`, at `term`, applied (from a Ready).
+  void OnApply(uint64_t id, uint64_t term,
+               const std::vector<raftpb::Entry>& entries);
   // Forgets what node `id` held only in memory.
   void OnCrash(uint64_t id);
 
@@ -56,6 +59,9 @@ class InvariantChecker {
   std::map<uint64_t, uint64_t> leader_of_term_;
   // index -> the entry applied there (first node to apply it wins).
   std::map<uint64_t, raftpb::Entry> applied_;
+  // index -> lowest term of a node when it applied that index: the entry was
+  // committed in that term or earlier.
+  std::map<uint64_t, uint64_t> committed_by_term_;
 };
 
 }  // namespace raftkv::raft::scenario

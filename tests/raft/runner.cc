@@ -184,9 +184,9 @@ absl::StatusOr<std::string> Runner::Run(const Command& cmd) {
 }
 
 absl::StatusOr<std::string> Runner::AddNodes(const Command& cmd) {
-  absl::Status s =
-      cmd.CheckOptions({"voters", "pre-vote", "check-quorum", "election-tick",
-                        "heartbeat-tick", "max-inflight", "seed"});
+  absl::Status s = cmd.CheckOptions({"voters", "pre-vote", "check-quorum",
+                                     "election-tick", "heartbeat-tick",
+                                     "max-inflight", "max-msg-size", "seed"});
   absl::StatusOr<uint64_t> n = cmd.ArgUint(0);
   absl::StatusOr<std::vector<uint64_t>> voters = cmd.OptionList("voters");
   absl::StatusOr<bool> pre_vote = cmd.OptionBool("pre-vote", true);
@@ -194,11 +194,12 @@ absl::StatusOr<std::string> Runner::AddNodes(const Command& cmd) {
   absl::StatusOr<uint64_t> et = cmd.OptionUint("election-tick", 10);
   absl::StatusOr<uint64_t> ht = cmd.OptionUint("heartbeat-tick", 1);
   absl::StatusOr<uint64_t> inflight = cmd.OptionUint("max-inflight", 256);
+  absl::StatusOr<uint64_t> msg_size = cmd.OptionUint("max-msg-size", 1 << 20);
   absl::StatusOr<uint64_t> seed = cmd.OptionUint("seed", 0);
   for (const absl::Status& st :
        {s, n.status(), voters.status(), pre_vote.status(),
         check_quorum.status(), et.status(), ht.status(), inflight.status(),
-        seed.status()}) {
+        msg_size.status(), seed.status()}) {
     if (!st.ok()) return st;
   }
   NodeOptions opts;
@@ -207,6 +208,7 @@ absl::StatusOr<std::string> Runner::AddNodes(const Command& cmd) {
   opts.election_tick = static_cast<int>(*et);
   opts.heartbeat_tick = static_cast<int>(*ht);
   opts.max_inflight_msgs = static_cast<int>(*inflight);
+  opts.max_size_per_msg = *msg_size;
   opts.seed = *seed;
   const uint64_t first = cluster_.MaxId() + 1;
   // The first nodes bootstrap a cluster of themselves unless told otherwise;
@@ -218,6 +220,11 @@ absl::StatusOr<std::string> Runner::AddNodes(const Command& cmd) {
   for (uint64_t id = first; id < first + *n; ++id) {
     absl::Status st = cluster_.AddNode(id, opts, *voters);
     if (!st.ok()) return st;
+    // Like a real server's first start, persist and apply the bootstrap
+    // entries before anything else happens (they produce no messages).
+    while ((*cluster_.Get(id))->raft().HasReady()) {
+      cluster_.ProcessReady(id, "");
+    }
     absl::StrAppend(&out, StateLine(**cluster_.Get(id)));
   }
   return out;
