@@ -1,6 +1,7 @@
 // Text forms of Raft values for scenario outputs (see format.h).
 #include "tests/raft/format.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -12,7 +13,11 @@ std::vector<uint64_t> ToVector(const Repeated& r) {
   return std::vector<uint64_t>(r.begin(), r.end());
 }
 
-std::string Quote(const std::string& s) { return absl::StrCat("\"", s, "\""); }
+// Payloads are printable in scenarios; binary contexts (e.g. a heartbeat's
+// read round) are escaped so outputs stay plain text.
+std::string Quote(const std::string& s) {
+  return absl::StrCat("\"", absl::CHexEscape(s), "\"");
+}
 
 const char* TransitionName(raftpb::ConfChangeTransition t) {
   switch (t) {

@@ -27,6 +27,7 @@ std::string LogText(const Node& n) {
 }
 
 std::string MachineText(const Node& n) {
+  if (!n.up()) return StateLine(n);
   return absl::StrCat(n.DescribeStateMachine(), "\n");
 }
 
@@ -85,7 +86,7 @@ absl::StatusOr<std::string> Runner::Run(const Command& cmd) {
       {"tick-election",
        [](Node& n) {
          // The randomized timeout lies in [election_tick, 2*election_tick),
-         // so this many ticks surely fire it (exactly once).
+         // so this many ticks surely fire it (twice if it drew the minimum).
          for (int i = 0; i < 2 * n.options().election_tick; ++i) {
            n.raft().Tick();
          }
