@@ -13,7 +13,7 @@
 // synced. So every segment but the last is complete, and a crash during the
 // roll-over leaves only a .tmp file, which Open removes.
 //
-// In memory: for every held entry its term and file position (24 bytes per
+// In memory: for every held entry its term and file position (32 bytes per
 // entry); Term() is O(1); Entries() reads the records back with pread and
 // re-checks their CRC. Entries are not cached (the OS page cache holds the
 // recent tail). The snapshot's data is not stored here: the state machine is
