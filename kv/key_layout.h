@@ -19,10 +19,12 @@
 //       Change log: the revision-ordered index of every change, pointing into
 //       the history. Watchers read a backlog from any uncompacted revision
 //       with one forward scan (MvccStore::ReadChanges).
-//   'm' + name                      -> BigEndian64 value
+//   'm' + name                      -> BigEndian64 value (but see cursor)
 //       Metadata: "m/revision" (current revision), "m/compact" (compacted
-//       revision), "m/compact_cursor" (first change-log revision not yet
-//       physically compacted), "m/applied_index" (last applied Raft index).
+//       revision), "m/compact_cursor" (a change-log key: the first entry not
+//       yet examined by physical compaction), "m/compacted_through" (the
+//       compact revision whose physical compaction finished), "m/applied_index"
+//       (last applied Raft index).
 //
 // The sub revision is part of the history key because one txn may still
 // change a key twice: etcd 3.4's duplicate check treats a delete whose
@@ -47,6 +49,7 @@ inline constexpr std::string_view kRevisionKey = "m/revision";
 inline constexpr std::string_view kCompactKey = "m/compact";
 inline constexpr std::string_view kCompactCursorKey = "m/compact_cursor";
 inline constexpr std::string_view kAppliedIndexKey = "m/applied_index";
+inline constexpr std::string_view kCompactedThroughKey = "m/compacted_through";
 
 // The part of a key's state that lives in the current-state index.
 struct KeyMeta {

@@ -124,24 +124,39 @@ absl::StatusOr<std::unique_ptr<MvccStore>> MvccStore::Open(
   absl::StatusOr<uint64_t> compact = ReadMeta(db.get(), layout::kCompactKey, 0);
   absl::StatusOr<uint64_t> applied =
       ReadMeta(db.get(), layout::kAppliedIndexKey, 0);
-  absl::StatusOr<uint64_t> cursor =
-      ReadMeta(db.get(), layout::kCompactCursorKey, 0);
-  for (const auto* s : {&current, &compact, &applied, &cursor}) {
+  absl::StatusOr<uint64_t> through =
+      ReadMeta(db.get(), layout::kCompactedThroughKey, 0);
+  for (const auto* s : {&current, &compact, &applied, &through}) {
     if (!s->ok()) return s->status();
   }
   revisions.current = static_cast<int64_t>(*current);
   revisions.compact = static_cast<int64_t>(*compact);
   revisions.applied_index = *applied;
-  return std::unique_ptr<MvccStore>(new MvccStore(
-      std::move(db), options, revisions, static_cast<int64_t>(*cursor)));
+  layout::ChangeKeyParts cursor{0, 0};
+  std::string raw_cursor;
+  leveldb::Status cs = db->Get(leveldb::ReadOptions(),
+                               layout::kCompactCursorKey.data(), &raw_cursor);
+  if (cs.ok()) {
+    std::optional<layout::ChangeKeyParts> parsed =
+        layout::ParseChangeKey(raw_cursor);
+    if (!parsed.has_value()) return absl::DataLossError("kv: bad cursor");
+    cursor = *parsed;
+  } else if (!cs.IsNotFound()) {
+    return FromLevelDb(cs, "read meta");
+  }
+  return std::unique_ptr<MvccStore>(
+      new MvccStore(std::move(db), options, revisions, cursor,
+                    static_cast<int64_t>(*through)));
 }
 
 MvccStore::MvccStore(std::unique_ptr<leveldb::DB> db,
                      const MvccOptions& options, const Revisions& revisions,
-                     int64_t compact_cursor)
+                     layout::ChangeKeyParts compact_cursor,
+                     int64_t compacted_through)
     : options_(options),
       db_(std::move(db)),
       compact_cursor_(compact_cursor),
+      compacted_through_(compacted_through),
       revisions_(revisions) {}
 
 MvccStore::~MvccStore() = default;
@@ -304,21 +319,23 @@ absl::StatusOr<bool> MvccStore::CompactStep(size_t max_changes) {
   Revisions revisions;
   std::unique_ptr<SnapshotView> view = Snapshot(&revisions);
   const int64_t target = revisions.compact;
-  if (compact_cursor_ >= target) return true;
+  if (compacted_through_ == target) return true;
 
   leveldb::WriteBatch batch;
   std::unique_ptr<leveldb::Iterator> it = view->NewIterator();
   std::unique_ptr<leveldb::Iterator> hist = view->NewIterator();
-  int64_t cursor = target;
+  layout::ChangeKeyParts cursor{target, 0};
   size_t examined = 0;
-  for (it->Seek(layout::ChangeKey(compact_cursor_, 0)); it->Valid();
-       it->Next()) {
+  bool hit_limit = false;
+  for (it->Seek(layout::ChangeKey(compact_cursor_.main, compact_cursor_.sub));
+       it->Valid(); it->Next()) {
     std::optional<layout::ChangeKeyParts> change =
         layout::ParseChangeKey(View(it->key()));
-    if (!change.has_value() || change->main >= target) break;
+    // Changes at exactly the target stay, but still supersede older versions.
+    if (!change.has_value() || change->main > target) break;
     if (examined == max_changes) {
-      // Entries of this revision already removed will not be seen again.
-      cursor = change->main;
+      cursor = *change;
+      hit_limit = true;
       break;
     }
     ++examined;
@@ -332,16 +349,37 @@ absl::StatusOr<bool> MvccStore::CompactStep(size_t max_changes) {
                     newest->main == change->main &&
                     newest->sub == change->sub && hist->value().size() > 0 &&
                     hist->value()[0] == layout::kPutTag;
+    if (change->main == target) survives = true;
     if (!survives) {
       batch.Delete(layout::HistoryKey(key, change->main, change->sub));
     }
-    batch.Delete(it->key());
+    // The key's next older version is superseded by this change (which is
+    // below the target), so it goes too. This is what removes a survivor of
+    // an earlier compaction, whose change-log entry is already gone.
+    hist->Seek(layout::HistoryKey(key, change->main, change->sub));
+    if (hist->Valid()) hist->Next();
+    if (hist->Valid()) {
+      std::optional<layout::HistoryKeyParts> older =
+          layout::ParseHistoryKey(View(hist->key()));
+      if (older.has_value() && older->key == key &&
+          older->main < change->main) {
+        batch.Delete(hist->key());
+      }
+    }
+    if (change->main < target) batch.Delete(it->key());
   }
   if (!it->status().ok()) return FromLevelDb(it->status(), "read");
-  PutMeta(&batch, layout::kCompactCursorKey, cursor);
+  // Changes at the target itself are examined again next round: a later
+  // compaction may remove them.
+  const bool done = !hit_limit;
+  const int64_t through = done ? target : compacted_through_;
+  batch.Put(layout::kCompactCursorKey.data(),
+            layout::ChangeKey(cursor.main, cursor.sub));
+  PutMeta(&batch, layout::kCompactedThroughKey, through);
   RAFTKV_RETURN_IF_NOT_OK(Commit(&batch, revisions));
   compact_cursor_ = cursor;
-  return cursor >= target;
+  compacted_through_ = through;
+  return done;
 }
 
 }  // namespace raftkv::kv

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "kv/key_layout.h"
 #include "kv/kvpb.pb.h"
 #include "kv/mvccpb.pb.h"
 #include "kv/read_view.h"
@@ -133,7 +134,8 @@ class MvccStore {
   };
 
   MvccStore(std::unique_ptr<leveldb::DB> db, const MvccOptions& options,
-            const Revisions& revisions, int64_t compact_cursor);
+            const Revisions& revisions, layout::ChangeKeyParts compact_cursor,
+            int64_t compacted_through);
 
   // A snapshot plus the revisions it shows.
   std::unique_ptr<SnapshotView> Snapshot(Revisions* revisions) const
@@ -149,9 +151,12 @@ class MvccStore {
   mutable absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   // Invariant: a storage error is sticky; once set, writes fail with it.
   absl::Status write_error_ ABSL_GUARDED_BY(write_mu_);
-  // Invariant: compact_cursor_ <= revisions_.compact; change-log entries
-  // below it are physically compacted.
-  int64_t compact_cursor_ ABSL_GUARDED_BY(write_mu_);
+  // Invariant: compact_cursor_.main <= revisions_.compact; the change log
+  // below it is physically compacted (for compacted_through_'s target, or
+  // the current target if a round is in progress).
+  layout::ChangeKeyParts compact_cursor_ ABSL_GUARDED_BY(write_mu_);
+  // The compact revision whose physical compaction finished (0 if none).
+  int64_t compacted_through_ ABSL_GUARDED_BY(write_mu_);
 
   mutable absl::Mutex mu_;
   // Invariant: equals the "m/" entries of the latest committed batch.

@@ -1,0 +1,162 @@
+#include "kv/members.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace raftkv::kv {
+namespace {
+
+// 64-bit FNV-1a: stable across builds and platforms.
+uint64_t Fnv1a(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h == 0 ? 1 : h;  // 0 means "none" everywhere
+}
+
+absl::Status ErrnoError(const std::string& what, const std::string& path) {
+  return absl::InternalError(
+      absl::StrCat(what, " ", path, ": ", std::strerror(errno)));
+}
+
+absl::Status WriteFileDurably(const std::string& path,
+                              const std::string& data) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return ErrnoError("cannot create", tmp);
+  const bool ok = ::write(fd, data.data(), data.size()) ==
+                      static_cast<ssize_t>(data.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return ErrnoError("cannot write", tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return ErrnoError("cannot rename to", path);
+  }
+  const std::string dir = path.substr(0, path.find_last_of('/'));
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dfd < 0) return ErrnoError("cannot open directory", dir);
+  const bool synced = ::fsync(dfd) == 0;
+  ::close(dfd);
+  if (!synced) return ErrnoError("cannot sync directory", dir);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+uint64_t MemberIdFor(const std::vector<std::string>& peer_urls,
+                     const std::string& cluster_token) {
+  std::vector<std::string> urls = peer_urls;
+  std::sort(urls.begin(), urls.end());
+  std::string key;
+  for (const auto& u : urls) absl::StrAppend(&key, u, "\n");
+  absl::StrAppend(&key, cluster_token);
+  return Fnv1a(key);
+}
+
+uint64_t ClusterIdFor(const std::vector<uint64_t>& member_ids,
+                      const std::string& cluster_token) {
+  std::vector<uint64_t> ids = member_ids;
+  std::sort(ids.begin(), ids.end());
+  std::string key;
+  for (uint64_t id : ids) absl::StrAppend(&key, id, ",");
+  absl::StrAppend(&key, cluster_token);
+  return Fnv1a(key);
+}
+
+absl::StatusOr<std::unique_ptr<Members>> Members::Open(
+    const std::string& dir, const kvpb::MemberList& initial) {
+  std::unique_ptr<Members> m(new Members(dir + "/members.pb"));
+  absl::MutexLock l(&m->mu_);
+  std::ifstream in(m->path_, std::ios::binary);
+  if (in) {
+    std::stringstream buf;
+    buf << in.rdbuf();
+    if (!m->list_.ParseFromString(buf.str())) {
+      return absl::DataLossError(
+          absl::StrCat("raftkv: cannot parse ", m->path_));
+    }
+    return m;
+  }
+  m->list_ = initial;
+  if (absl::Status s = m->Persist(); !s.ok()) return s;
+  return m;
+}
+
+kvpb::MemberList Members::List() const {
+  absl::MutexLock l(&mu_);
+  return list_;
+}
+
+uint64_t Members::cluster_id() const {
+  absl::MutexLock l(&mu_);
+  return list_.cluster_id();
+}
+
+bool Members::Contains(uint64_t id) const {
+  absl::MutexLock l(&mu_);
+  for (const auto& m : list_.members()) {
+    if (m.id() == id) return true;
+  }
+  return false;
+}
+
+absl::Status Members::Upsert(const kvpb::Member& member) {
+  absl::MutexLock l(&mu_);
+  for (auto& m : *list_.mutable_members()) {
+    if (m.id() != member.id()) continue;
+    kvpb::Member merged = member;
+    if (merged.client_urls().empty()) {
+      *merged.mutable_client_urls() = m.client_urls();
+    }
+    if (merged.name().empty()) merged.set_name(m.name());
+    m = std::move(merged);
+    return Persist();
+  }
+  *list_.add_members() = member;
+  return Persist();
+}
+
+absl::Status Members::Remove(uint64_t id) {
+  absl::MutexLock l(&mu_);
+  auto* members = list_.mutable_members();
+  for (int i = 0; i < members->size(); ++i) {
+    if (members->Get(i).id() == id) {
+      members->DeleteSubrange(i, 1);
+      return Persist();
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Members::Publish(const kvpb::Member& attributes) {
+  absl::MutexLock l(&mu_);
+  for (auto& m : *list_.mutable_members()) {
+    if (m.id() != attributes.id()) continue;
+    if (m.name() == attributes.name() &&
+        std::equal(m.client_urls().begin(), m.client_urls().end(),
+                   attributes.client_urls().begin(),
+                   attributes.client_urls().end())) {
+      return absl::OkStatus();
+    }
+    m.set_name(attributes.name());
+    *m.mutable_client_urls() = attributes.client_urls();
+    return Persist();
+  }
+  return absl::OkStatus();  // removed meanwhile: nothing to record
+}
+
+absl::Status Members::Persist() {
+  return WriteFileDurably(path_, list_.SerializeAsString());
+}
+
+}  // namespace raftkv::kv
