@@ -23,11 +23,13 @@ class StoreHarness {
 
   MvccStore& store() { return *store_; }
   leveldb::Env* env() { return env_.get(); }
+  // Reopen() uses `env` (e.g. a fault-injecting wrapper of env()) instead.
+  void set_open_env(leveldb::Env* env) { open_env_ = env; }
 
   void Reopen() {
     store_.reset();
     MvccOptions options;
-    options.env = env_.get();
+    options.env = open_env_ != nullptr ? open_env_ : env_.get();
     auto opened = MvccStore::Open("/db", options);
     ASSERT_TRUE(opened.ok()) << opened.status();
     store_ = *std::move(opened);
@@ -76,6 +78,7 @@ class StoreHarness {
 
  private:
   std::unique_ptr<leveldb::Env> env_;
+  leveldb::Env* open_env_ = nullptr;
   std::unique_ptr<MvccStore> store_;
 };
 
