@@ -1,0 +1,82 @@
+#include "rpc/peer/peer_channel.h"
+
+#include <cstdlib>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace raftkv::rpc {
+namespace {
+
+int Ms(absl::Duration d) {
+  return static_cast<int>(absl::ToInt64Milliseconds(d));
+}
+
+absl::Status BadUrl(const std::string& url, const std::string& why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("raftkv: invalid peer URL \"", url, "\": ", why));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> PeerUrlToTarget(const std::string& url) {
+  absl::string_view rest = url;
+  if (absl::StartsWith(rest, "https://")) {
+    return absl::UnimplementedError(absl::StrCat(
+        "raftkv: peer URL \"", url, "\": TLS between peers is not supported"));
+  }
+  absl::ConsumePrefix(&rest, "http://");
+  if (absl::StrContains(rest, "://")) return BadUrl(url, "unknown scheme");
+  absl::ConsumeSuffix(&rest, "/");
+  if (absl::StrContains(rest, "/")) return BadUrl(url, "a path is not allowed");
+  const size_t colon = rest.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return BadUrl(url, "expected host:port");
+  }
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(rest.substr(colon + 1), &port) || port > 65535) {
+    return BadUrl(url, "the port is not a number in [0, 65535]");
+  }
+  return std::string(rest);
+}
+
+std::shared_ptr<grpc::Channel> NewPeerChannel(
+    const std::string& target, const PeerChannelOptions& options) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, Ms(options.min_backoff));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, Ms(options.max_backoff));
+  // Also the minimum connect timeout: a blackholed peer is given up on after
+  // max_backoff instead of gRPC's default 20 s.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, Ms(options.max_backoff));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, Ms(options.keepalive_time));
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, Ms(options.keepalive_timeout));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetMaxReceiveMessageSize(kMaxPeerMessageBytes);
+  args.SetMaxSendMessageSize(kMaxPeerMessageBytes);
+  return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+void ConfigurePeerServerBuilder(grpc::ServerBuilder* builder) {
+  builder->SetMaxReceiveMessageSize(kMaxPeerMessageBytes);
+  builder->SetMaxSendMessageSize(kMaxPeerMessageBytes);
+  // Without this, gRPC sets SO_REUSEPORT and a second member configured
+  // with the same peer URL would silently share the port.
+  builder->AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Accept the senders' keepalive pings (the default policy answers pings
+  // more frequent than 5 minutes with GOAWAY "too_many_pings").
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder->AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+}
+
+}  // namespace raftkv::rpc

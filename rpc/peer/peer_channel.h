@@ -1,0 +1,55 @@
+// Peer URLs and the gRPC channels that carry peer traffic.
+//
+// Every connection between members is configured here, in one place, so the
+// sender, the snapshot sender and the server agree on message size limits,
+// keepalive and reconnect timing.
+#ifndef RAFTKV_RPC_PEER_PEER_CHANNEL_H_
+#define RAFTKV_RPC_PEER_PEER_CHANNEL_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/server_builder.h"
+
+namespace raftkv::rpc {
+
+// Largest gRPC message a peer accepts: a MessageBatch or SnapshotChunk.
+// Senders keep batches and chunks well below it (a few MiB); a single Raft
+// message larger than this cannot be delivered and is dropped by gRPC.
+inline constexpr int kMaxPeerMessageBytes = 64 << 20;
+
+// Turns a peer URL ("http://127.0.0.1:2380", "127.0.0.1:2380",
+// "http://[::1]:2380/") into a gRPC target ("127.0.0.1:2380"). https URLs
+// are refused (TLS between peers is not implemented yet) rather than being
+// served in plaintext behind the operator's back.
+absl::StatusOr<std::string> PeerUrlToTarget(const std::string& url);
+
+// Timing of one peer connection; the defaults suit a LAN.
+struct PeerChannelOptions {
+  // gRPC's own reconnect backoff, kept in step with the sender's so that a
+  // restarted peer is reached within max_backoff (gRPC's default grows to
+  // two minutes).
+  absl::Duration min_backoff = absl::Milliseconds(50);
+  absl::Duration max_backoff = absl::Seconds(1);
+  // HTTP/2 pings on an idle connection detect a peer that vanished without
+  // closing its sockets (power loss, partition).
+  absl::Duration keepalive_time = absl::Seconds(10);
+  absl::Duration keepalive_timeout = absl::Seconds(5);
+};
+
+// A new channel with its own connection (a local subchannel pool), so the
+// message stream and a snapshot stream to the same peer never share a TCP
+// connection: a multi-GB snapshot must not delay heartbeats.
+std::shared_ptr<grpc::Channel> NewPeerChannel(
+    const std::string& target, const PeerChannelOptions& options);
+
+// Applies the peer server's limits and keepalive policy to `builder`.
+void ConfigurePeerServerBuilder(grpc::ServerBuilder* builder);
+
+}  // namespace raftkv::rpc
+
+#endif  // RAFTKV_RPC_PEER_PEER_CHANNEL_H_
