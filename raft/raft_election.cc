@@ -50,7 +50,9 @@ void Raft::Impl::TickHeartbeat() {
   }
   if (heartbeat_elapsed_ >= heartbeat_timeout_) {
     heartbeat_elapsed_ = 0;
-    BroadcastHeartbeat(ReadOnly::EncodeRoundId(read_only_.LastRoundId()));
+    // A heartbeat also confirms the newest pending read round, if any.
+    const uint64_t round = read_only_.LastRoundId();
+    BroadcastHeartbeat(round == 0 ? "" : ReadOnly::EncodeRoundId(round));
   }
 }
 

@@ -73,7 +73,9 @@ void Raft::Impl::SwitchToConfig(ConfChangeResult result) {
     BroadcastAppend();
   } else {
     for (const auto& [id, pr] : tracker_.progress) {
-      if (id != id_) MaybeSendAppend(id, /*send_if_empty=*/false);
+      // send_if_empty: a member just added knows nothing yet; probe it now
+      // rather than at the next heartbeat.
+      if (id != id_) MaybeSendAppend(id, /*send_if_empty=*/true);
     }
   }
 }
