@@ -155,6 +155,19 @@ absl::Status Members::Publish(const kvpb::Member& attributes) {
   return absl::OkStatus();  // removed meanwhile: nothing to record
 }
 
+absl::Status Members::Reload() {
+  std::ifstream in(path_, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  kvpb::MemberList list;
+  if (!in || !list.ParseFromString(buf.str())) {
+    return absl::DataLossError(absl::StrCat("raftkv: cannot parse ", path_));
+  }
+  absl::MutexLock l(&mu_);
+  list_ = std::move(list);
+  return absl::OkStatus();
+}
+
 absl::Status Members::Persist() {
   return WriteFileDurably(path_, list_.SerializeAsString());
 }

@@ -49,6 +49,8 @@ class Members {
   absl::Status Upsert(const kvpb::Member& member);
   absl::Status Remove(uint64_t id);
   absl::Status Publish(const kvpb::Member& attributes);
+  // Re-reads the file (after a snapshot replaced it).
+  absl::Status Reload();
 
  private:
   explicit Members(std::string path) : path_(std::move(path)) {}

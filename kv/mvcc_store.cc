@@ -161,6 +161,34 @@ MvccStore::MvccStore(std::unique_ptr<leveldb::DB> db,
 
 MvccStore::~MvccStore() = default;
 
+absl::StatusOr<uint64_t> MvccStore::Sync() {
+  absl::MutexLock w(&write_mu_);
+  if (!write_error_.ok()) return write_error_;
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  leveldb::WriteBatch empty;
+  if (absl::Status s = FromLevelDb(db_->Write(sync, &empty), "sync");
+      !s.ok()) {
+    write_error_ = s;
+    return s;
+  }
+  absl::ReaderMutexLock l(&mu_);
+  return revisions_.applied_index;
+}
+
+std::unique_ptr<ReadView> MvccStore::RawSnapshot() const {
+  return std::make_unique<SnapshotView>(db_.get());
+}
+
+int64_t MvccStore::ApproximateSize() const {
+  const std::string lo(1, '\0');
+  const std::string hi(16, '\xff');
+  leveldb::Range all(lo, hi);
+  uint64_t size = 0;
+  db_->GetApproximateSizes(&all, 1, &size);
+  return static_cast<int64_t>(size);
+}
+
 int64_t MvccStore::revision() const {
   absl::ReaderMutexLock l(&mu_);
   return revisions_.current;

@@ -126,6 +126,18 @@ class MvccStore {
   absl::StatusOr<bool> CompactStep(size_t max_changes)
       ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
 
+  // Makes every batch applied so far durable (one synced LevelDB write, even
+  // when MvccOptions::sync is off) and returns the applied index it covers.
+  absl::StatusOr<uint64_t> Sync() ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
+
+  // A consistent view of the raw LevelDB contents (data and meta keys
+  // alike), from which a snapshot copy for a follower is read. The store
+  // must outlive the view.
+  std::unique_ptr<ReadView> RawSnapshot() const;
+
+  // Approximate bytes on disk (etcd's dbSize).
+  int64_t ApproximateSize() const;
+
  private:
   struct Revisions {
     int64_t current = 1;

@@ -1,0 +1,154 @@
+#include "kv/snapshot_copy.h"
+
+#include <fstream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "leveldb/iterator.h"
+#include "leveldb/write_batch.h"
+
+namespace raftkv::kv {
+namespace {
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+bool GetU32(const std::string& in, size_t* pos, uint32_t* v) {
+  if (in.size() - *pos < 4) return false;
+  *v = 0;
+  for (int i = 0; i < 4; ++i) {
+    *v |= static_cast<uint32_t>(static_cast<unsigned char>(in[*pos + i]))
+          << (8 * i);
+  }
+  *pos += 4;
+  return true;
+}
+
+void PutRecord(std::string* out, std::string_view key, std::string_view value) {
+  PutU32(out, static_cast<uint32_t>(key.size()));
+  out->append(key);
+  PutU32(out, static_cast<uint32_t>(value.size()));
+  out->append(value);
+}
+
+class StoreSource : public raft::SnapshotSource {
+ public:
+  StoreSource(std::shared_ptr<MvccStore> store, const kvpb::MemberList& members)
+      : store_(std::move(store)),
+        view_(store_->RawSnapshot()),
+        it_(view_->NewIterator()),
+        members_(members.SerializeAsString()) {
+    it_->SeekToFirst();
+  }
+
+  absl::StatusOr<bool> Next(std::string* chunk) override {
+    chunk->clear();
+    if (!members_sent_) {
+      PutRecord(chunk, kMembersKey, members_);
+      members_sent_ = true;
+    }
+    while (it_->Valid() && chunk->size() < kChunkBytes) {
+      const leveldb::Slice k = it_->key(), v = it_->value();
+      PutRecord(chunk, std::string_view(k.data(), k.size()),
+                std::string_view(v.data(), v.size()));
+      it_->Next();
+    }
+    if (!it_->status().ok()) {
+      return absl::InternalError(
+          absl::StrCat("snapshot read: ", it_->status().ToString()));
+    }
+    return !chunk->empty();
+  }
+
+ private:
+  std::shared_ptr<MvccStore> store_;
+  std::unique_ptr<ReadView> view_;
+  std::unique_ptr<leveldb::Iterator> it_;
+  std::string members_;
+  bool members_sent_ = false;
+};
+
+class StoreSink : public raft::SnapshotSink {
+ public:
+  StoreSink(std::unique_ptr<leveldb::DB> db, std::string members_path)
+      : db_(std::move(db)), members_path_(std::move(members_path)) {}
+
+  absl::Status Write(const std::string& chunk) override {
+    leveldb::WriteBatch batch;
+    size_t pos = 0;
+    while (pos < chunk.size()) {
+      uint32_t klen = 0, vlen = 0;
+      if (!GetU32(chunk, &pos, &klen) || chunk.size() - pos < klen) {
+        return Corrupt(pos);
+      }
+      std::string key = chunk.substr(pos, klen);
+      pos += klen;
+      if (!GetU32(chunk, &pos, &vlen) || chunk.size() - pos < vlen) {
+        return Corrupt(pos);
+      }
+      if (key == kMembersKey) {
+        members_ = chunk.substr(pos, vlen);
+      } else {
+        batch.Put(key, leveldb::Slice(chunk.data() + pos, vlen));
+      }
+      pos += vlen;
+    }
+    leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
+    if (!s.ok()) return absl::InternalError(s.ToString());
+    offset_ += chunk.size();
+    return absl::OkStatus();
+  }
+
+  absl::Status Finish() override {
+    leveldb::WriteOptions sync;
+    sync.sync = true;
+    leveldb::WriteBatch empty;
+    leveldb::Status s = db_->Write(sync, &empty);
+    if (!s.ok()) return absl::InternalError(s.ToString());
+    db_.reset();
+    std::ofstream out(members_path_, std::ios::binary | std::ios::trunc);
+    out << members_;
+    out.close();
+    if (!out) {
+      return absl::InternalError(absl::StrCat("cannot write ", members_path_));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Corrupt(size_t pos) const {
+    return absl::DataLossError(
+        absl::StrCat("snapshot stream corrupt at byte ", offset_ + pos));
+  }
+
+  std::unique_ptr<leveldb::DB> db_;
+  std::string members_path_;
+  std::string members_;
+  uint64_t offset_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<raft::SnapshotSource> NewSnapshotSource(
+    std::shared_ptr<MvccStore> store, const kvpb::MemberList& members) {
+  return std::make_unique<StoreSource>(std::move(store), members);
+}
+
+absl::StatusOr<std::unique_ptr<raft::SnapshotSink>> NewSnapshotSink(
+    const std::string& dir, const std::string& members_path) {
+  leveldb::Options options;
+  leveldb::DestroyDB(dir, options);
+  options.create_if_missing = true;
+  options.error_if_exists = true;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(options, dir, &raw);
+  if (!s.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "cannot create snapshot staging store ", dir, ": ", s.ToString()));
+  }
+  return std::unique_ptr<raft::SnapshotSink>(
+      new StoreSink(std::unique_ptr<leveldb::DB>(raw), members_path));
+}
+
+}  // namespace raftkv::kv

@@ -1,0 +1,274 @@
+#include "kv/state_machine.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "kv/snapshot_copy.h"
+#include "raft/raftpb.pb.h"
+
+namespace raftkv::kv {
+namespace fs = std::filesystem;
+
+// Physical compaction work per step (change-log entries), so that one step
+// holds the store's write lock only briefly.
+constexpr size_t kCompactionStep = 1000;
+
+void ResultRouter::Register(uint64_t id, ResultCallback cb) {
+  absl::MutexLock l(&mu_);
+  waiting_[id] = std::move(cb);
+}
+
+ResultCallback ResultRouter::Take(uint64_t id) {
+  absl::MutexLock l(&mu_);
+  auto it = waiting_.find(id);
+  if (it == waiting_.end()) return nullptr;
+  ResultCallback cb = std::move(it->second);
+  waiting_.erase(it);
+  return cb;
+}
+
+absl::StatusOr<std::unique_ptr<StateMachine>> StateMachine::Open(
+    const std::string& dir, const MvccOptions& options,
+    const kvpb::MemberList& initial_members) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "raftkv: cannot create data directory ", dir, ": ", ec.message()));
+  }
+  auto members = Members::Open(dir, initial_members);
+  if (!members.ok()) return members.status();
+  auto store = MvccStore::Open(dir + "/store", options);
+  if (!store.ok()) return store.status();
+  std::unique_ptr<StateMachine> sm(new StateMachine(
+      dir, options, std::shared_ptr<MvccStore>(std::move(*store)),
+      std::move(*members)));
+  return sm;
+}
+
+StateMachine::StateMachine(std::string dir, const MvccOptions& options,
+                           std::shared_ptr<MvccStore> store,
+                           std::unique_ptr<Members> members)
+    : dir_(std::move(dir)),
+      options_(options),
+      members_(std::move(members)),
+      store_(std::move(store)) {
+  applied_ = store_->applied_index();
+  compaction_pending_ = true;  // finish any interrupted physical compaction
+  compactor_ = std::thread([this] { RunCompactor(); });
+}
+
+StateMachine::~StateMachine() {
+  {
+    absl::MutexLock l(&mu_);
+    stopping_ = true;
+  }
+  compactor_.join();
+}
+
+std::shared_ptr<MvccStore> StateMachine::store() const {
+  absl::MutexLock l(&mu_);
+  return store_;
+}
+
+uint64_t StateMachine::applied_index() const {
+  absl::MutexLock l(&mu_);
+  return applied_;
+}
+
+void StateMachine::OnApplied(uint64_t index, std::function<void()> fn) {
+  {
+    absl::MutexLock l(&mu_);
+    if (applied_ < index) {
+      applied_waiters_.emplace(index, std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+void StateMachine::PublishApplied(uint64_t index) {
+  std::vector<std::function<void()>> ready;
+  {
+    absl::MutexLock l(&mu_);
+    if (index > applied_) applied_ = index;
+    auto end = applied_waiters_.upper_bound(applied_);
+    for (auto it = applied_waiters_.begin(); it != end; ++it) {
+      ready.push_back(std::move(it->second));
+    }
+    applied_waiters_.erase(applied_waiters_.begin(), end);
+  }
+  for (auto& fn : ready) fn();
+}
+
+absl::Status StateMachine::ApplyConfChange(const raftpb::Entry& e) {
+  raftpb::ConfChange cc;
+  kvpb::ConfChangeContext ctx;
+  if (!cc.ParseFromString(e.data())) return absl::OkStatus();
+  if (!cc.context().empty() && !ctx.ParseFromString(cc.context())) {
+    return absl::OkStatus();
+  }
+  for (const auto& change : cc.changes()) {
+    absl::Status s;
+    if (change.type() == raftpb::CONF_REMOVE_NODE) {
+      s = members_->Remove(change.node_id());
+    } else if (ctx.member().id() == change.node_id()) {
+      kvpb::Member m = ctx.member();
+      m.set_is_learner(change.type() == raftpb::CONF_ADD_LEARNER);
+      s = members_->Upsert(m);
+    } else if (members_->Contains(change.node_id())) {
+      // Promotion of a learner: same member, now a voter.
+      const kvpb::MemberList list = members_->List();
+      for (auto m : list.members()) {
+        if (m.id() != change.node_id()) continue;
+        m.set_is_learner(change.type() == raftpb::CONF_ADD_LEARNER);
+        s = members_->Upsert(m);
+      }
+    }
+    if (!s.ok()) return s;
+  }
+  if (ResultCallback cb = results_.Take(ctx.request_id())) {
+    cb(ApplyResponse(std::monostate()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateMachine::Apply(const std::vector<raftpb::Entry>& entries) {
+  std::vector<kvpb::InternalRequest> requests(entries.size());
+  std::vector<ApplyCommand> commands(entries.size());
+  std::shared_ptr<MvccStore> store = this->store();
+  const uint64_t store_applied = store->applied_index();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const raftpb::Entry& e = entries[i];
+    commands[i].raft_index = e.index();
+    if (e.index() <= store_applied) continue;  // in the store already
+    if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
+      if (absl::Status s = ApplyConfChange(e); !s.ok()) return s;
+      continue;
+    }
+    if (e.data().empty() || !requests[i].ParseFromString(e.data())) continue;
+    kvpb::InternalRequest& r = requests[i];
+    switch (r.request_case()) {
+      case kvpb::InternalRequest::kPut:
+        commands[i].request = &r.put();
+        break;
+      case kvpb::InternalRequest::kDeleteRange:
+        commands[i].request = &r.delete_range();
+        break;
+      case kvpb::InternalRequest::kTxn:
+        commands[i].request = &r.txn();
+        break;
+      case kvpb::InternalRequest::kCompaction:
+        commands[i].request = &r.compaction();
+        break;
+      case kvpb::InternalRequest::kPublish:
+        if (absl::Status s = members_->Publish(r.publish()); !s.ok()) return s;
+        break;
+      default:
+        break;
+    }
+  }
+  auto results = store->Apply(commands);
+  if (!results.ok()) return results.status();
+  bool compacted = false;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (requests[i].id() == 0) continue;
+    const ApplyResult& result = (*results)[i];
+    compacted |= requests[i].has_compaction() && result.ok();
+    if (ResultCallback cb = results_.Take(requests[i].id())) cb(result);
+  }
+  if (compacted) {
+    absl::MutexLock l(&mu_);
+    compaction_pending_ = true;
+  }
+  PublishApplied(entries.back().index());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> StateMachine::SyncApplied() { return store()->Sync(); }
+
+absl::StatusOr<std::unique_ptr<raft::SnapshotSource>>
+StateMachine::OpenSnapshot() {
+  return NewSnapshotSource(store(), members_->List());
+}
+
+absl::StatusOr<std::unique_ptr<raft::SnapshotSink>> StateMachine::BeginSnapshot(
+    const raftpb::Message& m) {
+  (void)m;
+  return NewSnapshotSink(dir_ + "/store.snap", dir_ + "/members.snap");
+}
+
+absl::Status StateMachine::InstallSnapshot(
+    const raftpb::SnapshotMetadata& meta) {
+  const std::string staged = dir_ + "/store.snap";
+  if (!fs::exists(staged)) {
+    return absl::DataLossError(absl::StrCat("raftkv: snapshot at index ",
+                                            meta.index(),
+                                            " has no staged copy in ", staged));
+  }
+  std::shared_ptr<MvccStore> old;
+  {
+    absl::MutexLock l(&mu_);
+    old = std::move(store_);
+  }
+  // LevelDB writes new files by path: close the old store (after its last
+  // reader is done) before its directory moves.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (old.use_count() > 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  if (old.use_count() > 1) {
+    return absl::DeadlineExceededError(
+        "raftkv: store still in use; cannot install snapshot");
+  }
+  old.reset();
+  std::error_code ec;
+  fs::remove_all(dir_ + "/store.old", ec);
+  fs::rename(dir_ + "/store", dir_ + "/store.old", ec);
+  if (!ec) fs::rename(staged, dir_ + "/store", ec);
+  if (!ec) fs::rename(dir_ + "/members.snap", dir_ + "/members.pb", ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("raftkv: cannot install snapshot: ", ec.message()));
+  }
+  fs::remove_all(dir_ + "/store.old", ec);
+  auto store = MvccStore::Open(dir_ + "/store", options_);
+  if (!store.ok()) return store.status();
+  if (absl::Status s = members_->Reload(); !s.ok()) return s;
+  const uint64_t applied = (*store)->applied_index();
+  {
+    absl::MutexLock l(&mu_);
+    store_ = std::shared_ptr<MvccStore>(std::move(*store));
+    compaction_pending_ = true;
+  }
+  PublishApplied(std::max<uint64_t>(applied, meta.index()));
+  return absl::OkStatus();
+}
+
+void StateMachine::RunCompactor() {
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || compaction_pending_;
+      };
+      mu_.Await(absl::Condition(&has_work));
+      if (stopping_) return;
+      compaction_pending_ = false;
+    }
+    bool done = false;
+    while (!done) {
+      {
+        absl::MutexLock l(&mu_);
+        if (stopping_) return;
+      }
+      auto step = store()->CompactStep(kCompactionStep);
+      done = !step.ok() || *step;
+    }
+  }
+}
+
+}  // namespace raftkv::kv
