@@ -216,7 +216,26 @@ void Checker::CheckNode(uint64_t node, uint64_t incarnation,
                       hs.commit_index(), " / ", st.last_index));
     return;
   }
-  if (st.soft_state.role == raft::Role::kLeader) {
+  const bool leads = st.soft_state.role == raft::Role::kLeader;
+  std::pair<uint64_t, uint64_t>& led = led_[{node, incarnation}];
+  if (hs.commit_index() < led.second) {
+    Fail(absl::StrCat("node ", node, " commit index went back from ",
+                      led.second, " to ", hs.commit_index()));
+    return;
+  }
+  if (check_commit_rule_ && leads && led.first == hs.current_term() &&
+      hs.commit_index() > led.second) {
+    std::optional<uint64_t> t = TermAt(storage, hs.commit_index());
+    if (t && *t != hs.current_term()) {
+      Fail(absl::StrCat("commitment rule: node ", node, ", leader of term ",
+                        hs.current_term(), ", moved its commit index from ",
+                        led.second, " to ", hs.commit_index(),
+                        ", an entry of term ", *t));
+      return;
+    }
+  }
+  led = {leads ? hs.current_term() : 0, hs.commit_index()};
+  if (leads) {
     auto [it, inserted] = leader_of_term_.try_emplace(hs.current_term(), node);
     if (!inserted && it->second != node) {
       Fail(absl::StrCat("election safety: nodes ", it->second, " and ", node,

@@ -11,8 +11,9 @@
 //    within one incarnation) and a node grants at most one vote per term
 //    (persisted voted_for never changes within a term; no two granting
 //    VoteResps from one node in one term name different candidates);
-//  - applied <= commit <= last index on every node, and the persisted commit
-//    never exceeds the persisted log;
+//  - applied <= commit <= last index on every node, the commit index never
+//    decreases within an incarnation, and the persisted commit never
+//    exceeds the persisted log;
 //  - log matching: entries with the same (index, term) anywhere carry the
 //    same data and follow the same previous term, which by induction makes
 //    every two logs identical up to such an entry (checked incrementally on
@@ -47,6 +48,11 @@ namespace raftkv::sim {
 class Checker {
  public:
   explicit Checker(Trace* trace) : trace_(trace) {}
+
+  // Also check Raft's commitment rule directly (paper 5.4.2): while a node
+  // stays leader of one term, its commit index only moves onto entries of
+  // that term. Off, only the consequences of a broken rule are caught.
+  void set_check_commit_rule(bool on) { check_commit_rule_ = on; }
 
   // Records a violation (the first one wins) and notes it in the trace.
   void Fail(std::string what);
@@ -128,6 +134,9 @@ class Checker {
   std::map<uint64_t, uint64_t> max_persisted_term_;  // node -> term
   // (node, incarnation) -> last in-memory term seen.
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> status_term_;
+  // (node, incarnation) -> (term it led at the last check or 0, commit).
+  std::map<std::pair<uint64_t, uint64_t>, std::pair<uint64_t, uint64_t>> led_;
+  bool check_commit_rule_ = true;
   // (node, term) -> voted_for, from persisted hard states and granted votes.
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> vote_;
   std::map<std::pair<uint64_t, uint64_t>, LogRecord> log_;  // (index, term)

@@ -6,9 +6,15 @@
 // Environment:
 //   SIM_SEEDS=N   seeds per cluster size in Sim.ThreeNodes / Sim.FiveNodes
 //                 (default 1000 each)
+//   SIM_FIRST_SEED=F  first seed of those sweeps (default 1)
+//   SIM_HUNT_SEEDS=N  SimHunt.DetectionRate: how many of N seeds catch each
+//                 injected bug
 //   SIM_SEED=S    Sim.Replay runs seed S with every event printed
 //   SIM_NODES=3|5 cluster size for Sim.Replay (default 3)
 //   SIM_KNOB=commit_previous,vote,read   knobs for Sim.Replay
+//   SIM_PROFILE=P  1 + the nemesis profile every fault period uses (see
+//                 SimOptions::profile; 0 = drawn per period, the default)
+//   SIM_NO_RULE=1  disable the direct commitment-rule check
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -37,12 +43,12 @@ std::string Report(const SimOptions& o, const SimResult& r) {
          "\nlast events:\n" + r.trace;
 }
 
-// Runs seeds [1, count] and fails on the first violation.
-void RunSeeds(int nodes, uint64_t count) {
+// Runs seeds [first, first + count) and fails on the first violation.
+void RunSeeds(int nodes, uint64_t first, uint64_t count) {
   auto start = std::chrono::steady_clock::now();
   uint64_t steps = 0, proposals = 0, applied = 0, reads = 0, leaders = 0,
            crashes = 0, partitions = 0, conf_changes = 0;
-  for (uint64_t seed = 1; seed <= count; ++seed) {
+  for (uint64_t seed = first; seed < first + count; ++seed) {
     SimOptions o;
     o.seed = seed;
     o.nodes = nodes;
@@ -78,9 +84,13 @@ void RunSeeds(int nodes, uint64_t count) {
       static_cast<unsigned long long>(conf_changes));
 }
 
-TEST(Sim, ThreeNodes) { RunSeeds(3, EnvUint("SIM_SEEDS", 1000)); }
+TEST(Sim, ThreeNodes) {
+  RunSeeds(3, EnvUint("SIM_FIRST_SEED", 1), EnvUint("SIM_SEEDS", 1000));
+}
 
-TEST(Sim, FiveNodes) { RunSeeds(5, EnvUint("SIM_SEEDS", 1000)); }
+TEST(Sim, FiveNodes) {
+  RunSeeds(5, EnvUint("SIM_FIRST_SEED", 1), EnvUint("SIM_SEEDS", 1000));
+}
 
 TEST(Sim, Deterministic) {
   SimOptions o;
@@ -104,6 +114,8 @@ TEST(Sim, Replay) {
   o.seed = EnvUint("SIM_SEED", 1);
   o.nodes = static_cast<int>(EnvUint("SIM_NODES", 3));
   o.verbose = true;
+  o.profile = static_cast<int>(EnvUint("SIM_PROFILE", 0)) - 1;
+  o.check_commit_rule = EnvUint("SIM_NO_RULE", 0) == 0;
   if (const char* knobs = std::getenv("SIM_KNOB")) {
     for (absl::string_view k : absl::StrSplit(knobs, ',')) {
       if (k == "commit_previous") o.knobs.unsafe_commit_previous_term = true;
@@ -143,6 +155,36 @@ std::optional<SimOptions> FindViolation(const raft::TestingKnobs& knobs,
 }
 
 constexpr uint64_t kKnobBudget = 2000;
+
+// Not a CI test: with SIM_HUNT_SEEDS=N, counts how many of N seeds catch
+// each injected bug (the figures in docs/simulator.md).
+TEST(SimHunt, DetectionRate) {
+  uint64_t n = EnvUint("SIM_HUNT_SEEDS", 0);
+  if (n == 0) GTEST_SKIP() << "set SIM_HUNT_SEEDS to measure detection rates";
+  int only = static_cast<int>(EnvUint("SIM_HUNT_KNOB", 3));
+  for (int knob = 0; knob < 3; ++knob) {
+    if (only < 3 && knob != only) continue;
+    uint64_t caught = 0, first = 0;
+    for (uint64_t seed = 1; seed <= n; ++seed) {
+      SimOptions o;
+      o.seed = seed;
+      o.nodes = seed % 2 == 1 ? 5 : 3;
+      o.profile = static_cast<int>(EnvUint("SIM_PROFILE", 0)) - 1;
+      o.check_commit_rule = EnvUint("SIM_NO_RULE", 0) == 0;
+      o.knobs.unsafe_commit_previous_term = knob == 0;
+      o.knobs.unsafe_vote_without_log_check = knob == 1;
+      o.knobs.unsafe_read_index_without_heartbeat = knob == 2;
+      if (RunSimulation(o).violation) {
+        ++caught;
+        if (first == 0) first = seed;
+      }
+    }
+    std::printf("knob %d: caught by %llu of %llu seeds (first: seed %llu)\n",
+                knob, static_cast<unsigned long long>(caught),
+                static_cast<unsigned long long>(n),
+                static_cast<unsigned long long>(first));
+  }
+}
 
 TEST(SimCatchesBug, CommitPreviousTerm) {
   raft::TestingKnobs k;

@@ -46,7 +46,9 @@ class Simulation {
         rng_(options.seed),
         trace_(options.trace_capacity, options.verbose),
         checker_(&trace_),
-        network_(&rng_, &trace_) {}
+        network_(&rng_, &trace_) {
+    checker_.set_check_commit_rule(options.check_commit_rule);
+  }
 
   SimResult Run();
 
@@ -140,15 +142,21 @@ void Simulation::Step(const ActionRates& rates) {
 }
 
 void Simulation::FaultPeriod() {
+  // Each fault period draws one of three nemesis profiles: a mix of
+  // everything; leader churn (the leader crashes or is forced out every few
+  // ticks, leaving entries replicated to a minority: the Figure 8
+  // pattern); and partition churn (partitions and heals in quick
+  // succession, which deposes leaders without telling them).
+  enum Profile { kMixed, kLeaderChurn, kLeaderKill, kPartitionChurn };
+  Profile profile = PickOne<Profile>(
+      rng_, {kMixed, kMixed, kLeaderChurn, kLeaderKill, kPartitionChurn});
+  if (options_.profile >= 0) profile = static_cast<Profile>(options_.profile);
   NetworkFaults f;
   f.drop = PickOne<double>(rng_, {0, 0.01, 0.05, 0.2});
   f.duplicate = PickOne<double>(rng_, {0, 0.02, 0.1});
   f.min_delay = 1;
   f.max_delay = PickOne<uint64_t>(rng_, {2, 8, 24, 60});
-  network_.set_faults(f);
   double crash_in_ready = PickOne<double>(rng_, {0, 0.002, 0.01});
-  cluster_->set_crash_in_ready(crash_in_ready);
-  cluster_->set_compact(PickOne<double>(rng_, {0.005, 0.05}));
   ActionRates r;
   double s = nemesis_scale_;
   r.crash = 0.004 * s;
@@ -158,10 +166,46 @@ void Simulation::FaultPeriod() {
   r.transfer = 0.003 * s;
   r.campaign = 0.002 * s;
   r.conf_change = 0.004 * s;
+  const char* name = "mixed";
+  if (profile == kLeaderChurn) {
+    name = "leader-churn";
+    f.drop = PickOne<double>(rng_, {0, 0.01});
+    f.max_delay = PickOne<uint64_t>(rng_, {2, 8});
+    crash_in_ready = PickOne<double>(rng_, {0.005, 0.02});
+    r.crash = 0.015 * s;
+    r.leader_bias = 0.8;
+    r.restart = 0.05;
+    r.campaign = 0.01 * s;
+    r.transfer = 0.005 * s;
+    r.partition = 0.001 * s;
+    r.heal = 0.01;
+  } else if (profile == kLeaderKill) {
+    // Every leader dies within a few ticks of its election, often in the
+    // middle of a Ready, while its replication traffic is still in flight.
+    name = "leader-kill";
+    f.drop = PickOne<double>(rng_, {0.05, 0.15, 0.3});
+    f.max_delay = PickOne<uint64_t>(rng_, {4, 8, 16});
+    crash_in_ready = 0.02;
+    r.crash = 0.1;
+    r.leader_bias = 1;
+    r.restart = 0.1;
+    r.campaign = 0.01;
+    r.partition = 0;
+    r.conf_change = 0;
+  } else if (profile == kPartitionChurn) {
+    name = "partition-churn";
+    r.partition = 0.02 * s;
+    r.heal = 0.015;
+    r.crash = 0.002 * s;
+    r.campaign = 0.005 * s;
+  }
+  network_.set_faults(f);
+  cluster_->set_crash_in_ready(crash_in_ready);
+  cluster_->set_compact(PickOne<double>(rng_, {0.005, 0.05}));
   uint64_t ticks = std::uniform_int_distribution<uint64_t>(100, 300)(rng_);
-  trace_.Note(absl::StrCat("fault period: ticks=", ticks, " drop=", f.drop,
-                           " dup=", f.duplicate, " delay=[1,", f.max_delay,
-                           "] crash_in_ready=", crash_in_ready));
+  trace_.Note(absl::StrCat("fault period (", name, "): ticks=", ticks,
+                           " drop=", f.drop, " dup=", f.duplicate, " delay=[1,",
+                           f.max_delay, "] crash_in_ready=", crash_in_ready));
   uint64_t end = step_ + Ticks(ticks);
   while (step_ < end && !checker_.failed()) Step(r);
 }
@@ -261,6 +305,8 @@ std::string ReplayCommand(const SimOptions& o) {
   if (!knobs.empty()) {
     absl::StrAppend(&cmd, " SIM_KNOB=", absl::StrJoin(knobs, ","));
   }
+  if (o.profile >= 0) absl::StrAppend(&cmd, " SIM_PROFILE=", o.profile + 1);
+  if (!o.check_commit_rule) absl::StrAppend(&cmd, " SIM_NO_RULE=1");
   absl::StrAppend(&cmd, " ./sim_test --gtest_filter='Sim.Replay'");
   return cmd;
 }

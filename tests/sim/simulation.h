@@ -26,6 +26,11 @@ struct SimOptions {
   int nodes = 3;  // 3 or 5
   raft::TestingKnobs knobs;
   int fault_periods = 3;
+  // Forces every fault period to one nemesis profile (0 mixed, 1 leader
+  // churn, 2 leader kill, 3 partition churn); -1 draws one per period.
+  int profile = -1;
+  // See Checker::set_check_commit_rule.
+  bool check_commit_rule = true;
   bool verbose = false;         // print every event as it happens
   size_t trace_capacity = 200;  // events kept for the failure report
 };

@@ -40,7 +40,7 @@ std::vector<uint64_t> Workload::AllIds() const {
 void Workload::Step(const ActionRates& r) {
   if (Chance(r.propose)) Propose();
   if (Chance(r.read)) Read();
-  if (Chance(r.crash)) Crash();
+  if (Chance(r.crash)) Crash(r.leader_bias);
   if (Chance(r.restart)) Restart();
   if (Chance(r.partition)) Partition();
   if (Chance(r.heal)) network_->Heal();
@@ -83,14 +83,18 @@ void Workload::Read() {
   ++stats_.reads;
 }
 
-void Workload::Crash() {
+void Workload::Crash(double leader_bias) {
   std::vector<uint64_t> up = cluster_->UpIds();
   size_t all = AllIds().size();
   // Keep a majority of nodes up most of the time; now and then go further.
   if (up.empty() || ((all - up.size()) * 2 + 2 > all && !Chance(0.2))) return;
   uint64_t id = Pick(up);
   Node* leader = cluster_->Leader();
-  if (leader && Chance(0.5)) id = leader->id;
+  if (leader && Chance(leader_bias)) {
+    id = leader->id;
+  } else if (leader_bias >= 1) {
+    return;  // only leaders are crashed
+  }
   cluster_->Crash(id);
   ++stats_.crashes;
 }

@@ -27,6 +27,7 @@ struct ActionRates {
   double propose = 0.25;
   double read = 0.1;
   double crash = 0;
+  double leader_bias = 0.5;  // probability that a crash targets the leader
   double restart = 0;
   double partition = 0;
   double heal = 0;
@@ -61,7 +62,7 @@ class Workload {
 
   void Propose();
   void Read();
-  void Crash();
+  void Crash(double leader_bias);
   void Restart();
   void Partition();
   void Transfer();
