@@ -111,8 +111,9 @@ class MvccStore {
       const etcdserverpb::RangeRequest& req, ReadStats* stats = nullptr) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Events with from_rev <= revision <= min(to_rev, revision()), reading at
-  // least `limit` events but never splitting a revision. prev_kv is filled
+  // Events with from_rev <= revision <= min(to_rev, revision()). Stops at
+  // the first revision boundary once `limit` events are read (0: no limit),
+  // so a revision's events are never split across batches. prev_kv is filled
   // when requested and not compacted away. Errors: CompactedError if
   // from_rev < compact_revision().
   absl::StatusOr<ChangeBatch> ReadChanges(int64_t from_rev, int64_t to_rev,
