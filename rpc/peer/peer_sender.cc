@@ -121,12 +121,10 @@ std::optional<peerpb::MessageBatch> PeerSender::NextBatch() {
   auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || !queue_.empty();
   };
-  while (!mu_.AwaitWithTimeout(absl::Condition(&ready),
-                               options_.idle_check_interval)) {
-    // Idle: GetState is a local read; a non-READY channel means the
-    // connection under our stream is gone.
-    if (channel_->GetState(false) != GRPC_CHANNEL_READY) return std::nullopt;
-  }
+  // On timeout the batch stays empty: a probe. The sync API cannot see that
+  // the peer ended the call (it restarted, or refused our cluster) while
+  // the connection stays up; a write to an ended call fails at once.
+  mu_.AwaitWithTimeout(absl::Condition(&ready), options_.idle_check_interval);
   if (stopping_) return std::nullopt;
   peerpb::MessageBatch batch;
   batch.set_cluster_id(cluster_id_);

@@ -34,8 +34,9 @@ struct PeerSenderOptions {
   // At most one ReportUnreachable per peer per interval: a dead peer is
   // reported, not flooded (Send of 100k messages makes ~1 report).
   absl::Duration report_interval = absl::Milliseconds(100);
-  // How often an idle stream checks that its connection is still READY, so
-  // that a dead peer is noticed before the next message is lost on it.
+  // An idle stream writes an empty batch this often, so that a stream the
+  // peer has ended or lost is noticed (and the peer reported) before the
+  // next Raft message is lost on it.
   absl::Duration idle_check_interval = absl::Milliseconds(200);
   // Reconnect backoff (doubling) and keepalive; see PeerChannelOptions.
   PeerChannelOptions channel;
@@ -79,8 +80,9 @@ class PeerSender {
   // Opens one stream and writes batches on it until it breaks or Stop().
   // Returns whether the stream was established (its hello was written).
   bool RunStream(grpc::ClientContext* ctx);
-  // Waits for queued messages; nullopt on Stop() or when the idle
-  // connection is no longer READY.
+  // Waits for queued messages and takes a batch of them; after
+  // idle_check_interval with none, returns an empty (probe) batch. nullopt
+  // on Stop().
   std::optional<peerpb::MessageBatch> NextBatch();
   // Registers a fresh ClientContext for the next stream; null after Stop().
   std::unique_ptr<grpc::ClientContext> NewStreamContext();
