@@ -23,8 +23,10 @@ struct PeerServer {
 // Listens on `url` ("http://host:port" or "host:port") and serves
 // `service`, which must outlive the returned server. Errors name the URL,
 // e.g. "raftkv: cannot listen on peer URL http://127.0.0.1:2380: Address
-// already in use". Shut down with server->Shutdown() before destroying the
-// service.
+// already in use". Shut down with a deadline, e.g.
+// server->Shutdown(std::chrono::system_clock::now()), before destroying the
+// service: peer streams are long-lived, and Shutdown() without a deadline
+// waits for every sender to hang up.
 absl::StatusOr<PeerServer> StartPeerServer(const std::string& url,
                                            PeerService* service);
 
