@@ -60,7 +60,14 @@ client::Client& Context::client() {
   options.call_timeout = command_timeout_;
   absl::StatusOr<std::unique_ptr<client::Client>> c =
       client::Client::Connect(endpoints_, options);
-  if (!c.ok()) ExitWithError(kExitBadConnection, ErrorText(c.status()));
+  // etcdctl 3.4 does not fail the dial itself: its first call runs into the
+  // command timeout and exits 1 with "context deadline exceeded". Same text
+  // and code here, only sooner.
+  if (!c.ok()) {
+    ExitWithError(
+        absl::IsInvalidArgument(c.status()) ? kExitBadArgs : kExitError,
+        ErrorText(c.status()));
+  }
   client_ = *std::move(c);
   return *client_;
 }

@@ -197,11 +197,9 @@ absl::StatusOr<Response> Client::Call(Kind kind, const CallOptions& call,
     last = result;
     Advance(index);
   }
-  if (last.ok() || absl::IsUnavailable(last)) {
-    // Like clientv3: once the deadline is gone, the caller sees the
-    // context's error, with the last failure for context.
-    if (last.ok()) return DeadlineExceededStatus();
-  }
+  // Like clientv3: once the deadline is gone, the caller sees the context's
+  // error rather than the last per-endpoint failure.
+  if (last.ok() || absl::Now() >= deadline) return DeadlineExceededStatus();
   return last;
 }
 
