@@ -47,7 +47,7 @@ std::string Report(const SimOptions& o, const SimResult& r) {
 void RunSeeds(int nodes, uint64_t first, uint64_t count) {
   auto start = std::chrono::steady_clock::now();
   uint64_t steps = 0, proposals = 0, applied = 0, reads = 0, leaders = 0,
-           crashes = 0, partitions = 0, conf_changes = 0;
+           crashes = 0, partitions = 0, conf_changes = 0, transfers = 0;
   for (uint64_t seed = first; seed < first + count; ++seed) {
     SimOptions o;
     o.seed = seed;
@@ -65,6 +65,7 @@ void RunSeeds(int nodes, uint64_t first, uint64_t count) {
     crashes += r.crashes;
     partitions += r.partitions;
     conf_changes += r.conf_changes;
+    transfers += r.transfers;
   }
   double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -72,7 +73,7 @@ void RunSeeds(int nodes, uint64_t first, uint64_t count) {
   std::printf(
       "%d nodes: %llu seeds in %.1fs: steps=%llu proposals=%llu "
       "applied=%llu reads=%llu leaders=%llu crashes=%llu partitions=%llu "
-      "conf_changes=%llu\n",
+      "conf_changes=%llu transfers=%llu\n",
       nodes, static_cast<unsigned long long>(count), secs,
       static_cast<unsigned long long>(steps),
       static_cast<unsigned long long>(proposals),
@@ -81,7 +82,8 @@ void RunSeeds(int nodes, uint64_t first, uint64_t count) {
       static_cast<unsigned long long>(leaders),
       static_cast<unsigned long long>(crashes),
       static_cast<unsigned long long>(partitions),
-      static_cast<unsigned long long>(conf_changes));
+      static_cast<unsigned long long>(conf_changes),
+      static_cast<unsigned long long>(transfers));
 }
 
 TEST(Sim, ThreeNodes) {

@@ -120,6 +120,7 @@ SimResult Simulation::Run() {
   r.crashes = workload_->stats().crashes;
   r.partitions = workload_->stats().partitions;
   r.conf_changes = workload_->stats().conf_changes;
+  r.transfers = workload_->stats().transfers;
   r.settings = settings;
   return r;
 }
@@ -163,9 +164,9 @@ void Simulation::FaultPeriod() {
   r.restart = 0.012 * s;
   r.partition = 0.004 * s;
   r.heal = 0.003 * s;
-  r.transfer = 0.003 * s;
+  r.transfer = 0.008 * s;
   r.campaign = 0.002 * s;
-  r.conf_change = 0.004 * s;
+  r.conf_change = 0.008 * s;
   const char* name = "mixed";
   if (profile == kLeaderChurn) {
     name = "leader-churn";
@@ -219,8 +220,12 @@ void Simulation::StablePeriod() {
     if (!n.up() && !n.retired) cluster_->Restart(id);
   }
   CheckLiveness();
+  // A calm tail: operators transfer leadership and change membership on a
+  // healthy cluster too, and both must work without faults around them.
   ActionRates r;
-  uint64_t end = step_ + Ticks(20);
+  r.transfer = 0.01;
+  r.conf_change = 0.01;
+  uint64_t end = step_ + Ticks(40);
   while (step_ < end && !checker_.failed()) Step(r);
 }
 

@@ -49,6 +49,7 @@ struct SimResult {
   uint64_t crashes = 0;
   uint64_t partitions = 0;
   uint64_t conf_changes = 0;
+  uint64_t transfers = 0;
   std::string settings;  // the randomized Raft settings of this seed
 };
 
