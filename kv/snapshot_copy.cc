@@ -71,8 +71,18 @@ class StoreSource : public raft::SnapshotSource {
 
 class StoreSink : public raft::SnapshotSink {
  public:
-  StoreSink(std::unique_ptr<leveldb::DB> db, std::string members_path)
-      : db_(std::move(db)), members_path_(std::move(members_path)) {}
+  StoreSink(std::unique_ptr<leveldb::DB> db, std::string dir,
+            std::string members_path)
+      : db_(std::move(db)),
+        dir_(std::move(dir)),
+        members_path_(std::move(members_path)) {}
+
+  // A sink dropped before Finish() (the stream failed) discards its copy.
+  ~StoreSink() override {
+    if (finished_) return;
+    db_.reset();
+    leveldb::DestroyDB(dir_, leveldb::Options());
+  }
 
   absl::Status Write(const std::string& chunk) override {
     leveldb::WriteBatch batch;
@@ -123,7 +133,9 @@ class StoreSink : public raft::SnapshotSink {
   }
 
   std::unique_ptr<leveldb::DB> db_;
+  std::string dir_;
   std::string members_path_;
+  bool finished_ = false;
   std::string members_;
   uint64_t offset_ = 0;
 };
@@ -148,7 +160,7 @@ absl::StatusOr<std::unique_ptr<raft::SnapshotSink>> NewSnapshotSink(
         "cannot create snapshot staging store ", dir, ": ", s.ToString()));
   }
   return std::unique_ptr<raft::SnapshotSink>(
-      new StoreSink(std::unique_ptr<leveldb::DB>(raw), members_path));
+      new StoreSink(std::unique_ptr<leveldb::DB>(raw), dir, members_path));
 }
 
 }  // namespace raftkv::kv

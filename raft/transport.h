@@ -23,7 +23,9 @@ class SnapshotSource {
   virtual absl::StatusOr<bool> Next(std::string* chunk) = 0;
 };
 
-// Where a received snapshot's chunks are staged until Raft installs it.
+// Where a received snapshot's chunks are staged until Raft installs it. A
+// sink destroyed without Finish() (the stream failed) discards what it
+// staged.
 class SnapshotSink {
  public:
   virtual ~SnapshotSink() = default;

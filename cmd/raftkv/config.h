@@ -1,0 +1,51 @@
+// Flag parsing and validation for the raftkv server: etcd's flag names and
+// defaults where the meaning is the same, with errors that name the flag.
+#ifndef RAFTKV_CMD_RAFTKV_CONFIG_H_
+#define RAFTKV_CMD_RAFTKV_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "kv/requestpb.pb.h"
+
+namespace raftkv::cmd {
+
+struct ServerConfig {
+  std::string name;
+  std::string data_dir;
+  std::vector<std::string> listen_client_urls;
+  std::vector<std::string> advertise_client_urls;
+  std::vector<std::string> listen_peer_urls;
+  std::vector<std::string> initial_advertise_peer_urls;
+  std::vector<std::string> listen_metrics_urls;
+  // name -> peer URLs
+  std::map<std::string, std::vector<std::string>> initial_cluster;
+  bool new_cluster = true;  // --initial-cluster-state=new
+  std::string cluster_token;
+  uint64_t snapshot_count = 0;
+  int heartbeat_ms = 0;
+  int election_ms = 0;
+  int64_t quota_backend_bytes = 0;
+  int64_t max_request_bytes = 0;
+  int64_t max_txn_ops = 0;
+  bool unsafe_no_read_index = false;
+  bool unsafe_no_fsync = false;
+
+  uint64_t member_id = 0;
+  uint64_t cluster_id = 0;
+  kvpb::MemberList initial_members;  // with IDs, names and peer URLs
+};
+
+// Reads the parsed absl flags into a validated config.
+absl::StatusOr<ServerConfig> ConfigFromFlags();
+
+// "http://127.0.0.1:2379" -> "127.0.0.1:2379"; errors name the flag.
+absl::StatusOr<std::string> HostPort(const std::string& url,
+                                     const std::string& flag);
+
+}  // namespace raftkv::cmd
+
+#endif  // RAFTKV_CMD_RAFTKV_CONFIG_H_

@@ -1,0 +1,114 @@
+// HTTP endpoints on --listen-metrics-urls, as etcd serves them:
+//   GET /health, /readyz  200 {"health":"true"} when a leader exists and a
+//                         linearizable read completes within 1 s, else 503
+//   GET /livez            200 while the member runs (no Raft round trip)
+//   GET /version          etcd's API level and raftkv's own version
+//   GET /metrics          Prometheus text: leader, sizes, memory
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "cmd/raftkv/member.h"
+#include "httplib.h"
+
+namespace raftkv::cmd {
+namespace {
+
+constexpr char kVersionJson[] =
+    R"({"etcdserver":"3.4.0","etcdcluster":"3.4.0","raftkv":"0.1.0"})";
+
+// Resident set size in bytes, from /proc/self/statm.
+int64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages_total = 0, pages_resident = 0;
+  statm >> pages_total >> pages_resident;
+  return pages_resident * sysconf(_SC_PAGESIZE);
+}
+
+}  // namespace
+
+absl::Status Member::StartHttp() {
+  for (const auto& url : config_.listen_metrics_urls) {
+    auto hp = HostPort(url, "--listen-metrics-urls");
+    if (!hp.ok()) return hp.status();
+    const size_t colon = hp->rfind(':');
+    auto http = std::make_unique<httplib::Server>();
+    rpc::EtcdServer* server = server_.get();
+    auto health = [server](const httplib::Request&, httplib::Response& res) {
+      std::string reason;
+      if (server->node().status().leader == 0) {
+        reason = "RAFT NO LEADER";
+      } else {
+        auto done = std::make_shared<absl::Notification>();
+        auto error = std::make_shared<absl::Status>();
+        server->LinearizableRead([done] { done->Notify(); },
+                                 [done, error](absl::Status s) {
+                                   *error = s;
+                                   done->Notify();
+                                 });
+        if (!done->WaitForNotificationWithTimeout(absl::Seconds(1))) {
+          reason = "QUORUM READ TIMEOUT";
+        } else if (!error->ok()) {
+          reason = std::string(error->message());
+        }
+      }
+      res.status = reason.empty() ? 200 : 503;
+      res.set_content(
+          absl::StrCat(R"({"health":")", reason.empty() ? "true" : "false",
+                       R"(","reason":")", reason, R"("})"),
+          "application/json");
+    };
+    http->Get("/health", health);
+    http->Get("/readyz", health);
+    http->Get("/livez",
+              [server](const httplib::Request&, httplib::Response& res) {
+                const bool ok = server->node().health().ok();
+                res.status = ok ? 200 : 503;
+                res.set_content(ok ? "ok\n" : "failed\n", "text/plain");
+              });
+    http->Get("/version", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(kVersionJson, "application/json");
+    });
+    http->Get("/metrics", [server](const httplib::Request&,
+                                   httplib::Response& res) {
+      const raft::NodeStatus st = server->node().status();
+      std::string out;
+      absl::StrAppend(&out, "etcd_server_has_leader ", st.leader != 0 ? 1 : 0,
+                      "\n");
+      absl::StrAppend(&out, "etcd_server_is_leader ",
+                      st.leader == st.id ? 1 : 0, "\n");
+      absl::StrAppend(&out, "etcd_mvcc_db_total_size_in_bytes ",
+                      server->state_machine().store()->ApproximateSize(), "\n");
+      absl::StrAppend(&out, "etcd_server_proposals_committed_total ", st.commit,
+                      "\n");
+      absl::StrAppend(&out, "etcd_server_proposals_applied_total ", st.applied,
+                      "\n");
+      absl::StrAppend(&out, "process_resident_memory_bytes ", ResidentBytes(),
+                      "\n");
+      res.set_content(out, "text/plain; version=0.0.4");
+    });
+    // Other methods on these paths: 405, as etcd answers.
+    for (const char* path : {"/health", "/readyz", "/livez", "/version"}) {
+      auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
+        res.status = 405;
+      };
+      http->Post(path, not_allowed);
+      http->Put(path, not_allowed);
+      http->Delete(path, not_allowed);
+    }
+    const std::string host = hp->substr(0, colon);
+    const int port = std::stoi(hp->substr(colon + 1));
+    if (!http->bind_to_port(host, port)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("raftkv: cannot listen on --listen-metrics-urls ", url));
+    }
+    httplib::Server* raw = http.get();
+    http_threads_.emplace_back([raw] { raw->listen_after_bind(); });
+    http_.push_back(std::move(http));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace raftkv::cmd

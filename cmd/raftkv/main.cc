@@ -1,0 +1,65 @@
+// raftkv: a member of a Raft-replicated, etcd-v3-compatible key-value store.
+// Takes etcd's flag names; with no flags it runs a one-member cluster on
+// 127.0.0.1:2379 (clients) and :2380 (peers) with data in ./default.raftkv.
+#include <csignal>
+#include <cstdio>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "cmd/raftkv/config.h"
+#include "cmd/raftkv/member.h"
+
+namespace {
+
+raftkv::cmd::Member* g_member = nullptr;
+
+void OnSignal(int) {
+  // Shutdown only sets a flag under a mutex the main thread waits on.
+  if (g_member != nullptr) g_member->Shutdown();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "raftkv [--name NAME] [--data-dir DIR] [--listen-client-urls URLS] "
+      "[--initial-cluster NAME=URL,...] ... (etcd's flag names)");
+  // etcd spells flags with dashes; absl with underscores. Accept both.
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) continue;
+    const size_t eq = arg.find('=');
+    for (size_t j = 2; j < (eq == std::string::npos ? arg.size() : eq); ++j) {
+      if (argv[i][j] == '-') argv[i][j] = '_';
+    }
+  }
+  absl::ParseCommandLine(argc, argv);
+  auto config = raftkv::cmd::ConfigFromFlags();
+  if (!config.ok()) {
+    std::fprintf(stderr, "raftkv: %s\n",
+                 std::string(config.status().message()).c_str());
+    return 2;
+  }
+  auto member = raftkv::cmd::Member::Start(*config);
+  if (!member.ok()) {
+    std::fprintf(stderr, "%s\n",
+                 std::string(member.status().message()).c_str());
+    return 1;
+  }
+  std::fprintf(stderr,
+               "raftkv: member %s (id %llx, cluster %llx) serving clients on "
+               "%s, peers on %s, data in %s\n",
+               config->name.c_str(),
+               static_cast<unsigned long long>(config->member_id),
+               static_cast<unsigned long long>(config->cluster_id),
+               config->listen_client_urls[0].c_str(),
+               config->listen_peer_urls[0].c_str(), config->data_dir.c_str());
+  g_member = member->get();
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+  (*member)->Wait();
+  std::fprintf(stderr, "raftkv: member %s stopping\n", config->name.c_str());
+  g_member = nullptr;
+  member->reset();
+  return 0;
+}

@@ -1,0 +1,217 @@
+#include "cmd/raftkv/member.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/notification.h"
+#include "httplib.h"
+#include "raft/wal/durable_log.h"
+
+namespace raftkv::cmd {
+namespace {
+
+constexpr char kRaftkvVersion[] = "0.1.0";
+
+// gRPC reports only "failed to bind"; probe first so the operator learns
+// which URL and why.
+absl::Status CheckListenable(const std::string& url, const std::string& flag) {
+  auto hp = HostPort(url, flag);
+  if (!hp.ok()) return hp.status();
+  const size_t colon = hp->rfind(':');
+  const std::string host = hp->substr(0, colon);
+  const int port = std::stoi(hp->substr(colon + 1));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const std::string ip = host == "localhost" ? "127.0.0.1" : host;
+  if (inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) {
+    return absl::OkStatus();  // not IPv4: let gRPC decide
+  }
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  const int rc = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  const int err = errno;
+  close(fd);
+  if (rc != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "raftkv: cannot listen on ", flag, " ", url, ": ", strerror(err)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+void Member::HandlerProxy::Receive(raftpb::Message m) {
+  if (raft::Node* n = node_.load()) n->Receive(std::move(m));
+}
+void Member::HandlerProxy::ReportUnreachable(uint64_t id) {
+  if (raft::Node* n = node_.load()) n->ReportUnreachable(id);
+}
+void Member::HandlerProxy::ReportSnapshot(uint64_t id, bool ok) {
+  if (raft::Node* n = node_.load()) n->ReportSnapshot(id, ok);
+}
+absl::StatusOr<std::unique_ptr<raft::SnapshotSink>>
+Member::HandlerProxy::BeginSnapshot(const raftpb::Message& m) {
+  raft::Node* n = node_.load();
+  if (n == nullptr) return absl::UnavailableError("raftkv: member starting");
+  return n->BeginSnapshot(m);
+}
+
+Member::Member(const ServerConfig& c) : config_(c) {}
+
+absl::StatusOr<std::unique_ptr<Member>> Member::Start(const ServerConfig& c) {
+  std::unique_ptr<Member> m(new Member(c));
+  if (absl::Status s = m->Open(); !s.ok()) return s;
+  if (absl::Status s = m->StartClientServer(); !s.ok()) return s;
+  if (absl::Status s = m->StartHttp(); !s.ok()) return s;
+  return m;
+}
+
+absl::Status Member::Open() {
+  const ServerConfig& c = config_;
+  for (const auto& u : c.listen_peer_urls) {
+    if (auto s = CheckListenable(u, "--listen-peer-urls"); !s.ok()) return s;
+  }
+  for (const auto& u : c.listen_client_urls) {
+    if (auto s = CheckListenable(u, "--listen-client-urls"); !s.ok()) return s;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(c.data_dir + "/wal", ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "raftkv: cannot use --data-dir ", c.data_dir, ": ", ec.message()));
+  }
+  auto log = raft::wal::DurableLog::Open(raft::wal::Env::Posix(),
+                                         c.data_dir + "/wal", {});
+  if (!log.ok()) return log.status();
+  auto sm =
+      kv::StateMachine::Open(c.data_dir, kv::MvccOptions(), c.initial_members);
+  if (!sm.ok()) return sm.status();
+  sm_ = std::move(*sm);
+  if (c.new_cluster && sm_->members().cluster_id() != c.cluster_id) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "raftkv: --data-dir %s belongs to cluster %x, but --initial-cluster "
+        "and --initial-cluster-token describe cluster %x",
+        c.data_dir, sm_->members().cluster_id(), c.cluster_id));
+  }
+  // A crash while installing a leader's snapshot leaves the WAL ahead of the
+  // store; finish the install from the staged copy.
+  const uint64_t log_snapshot = (*log)->FirstIndex() - 1;
+  if (sm_->applied_index() < log_snapshot) {
+    raftpb::SnapshotMetadata meta;
+    meta.set_index(log_snapshot);
+    if (absl::Status s = sm_->InstallSnapshot(meta); !s.ok()) return s;
+  }
+
+  transport_ =
+      std::make_unique<rpc::PeerTransport>(c.member_id, c.cluster_id, &proxy_);
+  peer_service_ =
+      std::make_unique<rpc::PeerService>(c.member_id, c.cluster_id, &proxy_);
+  auto peer_server =
+      rpc::StartPeerServer(c.listen_peer_urls[0], peer_service_.get());
+  if (!peer_server.ok()) return peer_server.status();
+  peer_server_ = std::move(*peer_server);
+
+  raft::NodeOptions options;
+  options.id = c.member_id;
+  const bool fresh =
+      (*log)->LastIndex() == 0 && (*log)->hard_state().current_term() == 0;
+  if (c.new_cluster && fresh) {
+    for (const auto& member : c.initial_members.members()) {
+      options.initial_voters.push_back(member.id());
+    }
+  }
+  options.tick_interval = absl::Milliseconds(c.heartbeat_ms);
+  options.heartbeat_tick = 1;
+  options.election_tick = std::max(2, c.election_ms / c.heartbeat_ms);
+  options.snapshot_count = c.snapshot_count;
+  options.catchup_entries = std::min<uint64_t>(5000, c.snapshot_count / 2);
+  options.applied_index = sm_->applied_index();
+  options.seed = c.member_id;
+  auto node =
+      raft::Node::Start(options, std::move(*log), transport_.get(), sm_.get());
+  if (!node.ok()) return node.status();
+  node_ = std::move(*node);
+  proxy_.Set(node_.get());
+  const kvpb::MemberList members = sm_->members().List();
+  for (const auto& member : members.members()) {
+    if (member.id() != c.member_id && !member.peer_urls().empty()) {
+      transport_->AddPeer(member.id(), member.peer_urls(0));
+    }
+  }
+  rpc::ServerOptions so;
+  so.member_id = c.member_id;
+  so.cluster_id = c.cluster_id;
+  so.name = c.name;
+  so.client_urls = c.advertise_client_urls;
+  so.request_timeout = absl::Seconds(5) + 2 * absl::Milliseconds(c.election_ms);
+  so.max_request_bytes = c.max_request_bytes;
+  so.max_txn_ops = c.max_txn_ops;
+  so.unsafe_no_read_index = c.unsafe_no_read_index;
+  server_ = std::make_unique<rpc::EtcdServer>(so, node_.get(), sm_.get());
+  return absl::OkStatus();
+}
+
+absl::Status Member::StartClientServer() {
+  kv_service_ = std::make_unique<rpc::KvService>(server_.get());
+  maintenance_service_ =
+      std::make_unique<rpc::MaintenanceService>(server_.get());
+  cluster_service_ = std::make_unique<rpc::ClusterService>(server_.get());
+  grpc::ServerBuilder builder;
+  for (const auto& url : config_.listen_client_urls) {
+    auto hp = HostPort(url, "--listen-client-urls");
+    if (!hp.ok()) return hp.status();
+    builder.AddListeningPort(*hp, grpc::InsecureServerCredentials());
+  }
+  // etcd: the request limit plus gRPC overhead; responses are unbounded.
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(config_.max_request_bytes + 512 * 1024));
+  builder.SetMaxSendMessageSize(INT32_MAX);
+  builder.RegisterService(kv_service_.get());
+  builder.RegisterService(maintenance_service_.get());
+  builder.RegisterService(cluster_service_.get());
+  client_server_ = builder.BuildAndStart();
+  if (!client_server_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("raftkv: cannot listen on --listen-client-urls ",
+                     config_.listen_client_urls[0]));
+  }
+  return absl::OkStatus();
+}
+
+void Member::Wait() {
+  absl::MutexLock l(&mu_);
+  mu_.Await(absl::Condition(&shutdown_));
+}
+
+void Member::Shutdown() {
+  absl::MutexLock l(&mu_);
+  shutdown_ = true;
+}
+
+Member::~Member() {
+  for (auto& h : http_) h->stop();
+  for (auto& t : http_threads_) t.join();
+  if (client_server_)
+    client_server_->Shutdown(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  server_.reset();
+  if (peer_server_.server)
+    peer_server_.server->Shutdown(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  if (transport_) transport_->Stop();
+  if (node_) node_->Stop();
+  proxy_.Set(nullptr);
+}
+
+}  // namespace raftkv::cmd

@@ -1,0 +1,76 @@
+// Member: one running raftkv member — WAL, state machine, Raft node, peer
+// transport, gRPC servers and HTTP endpoints — wired from a ServerConfig.
+#ifndef RAFTKV_CMD_RAFTKV_MEMBER_H_
+#define RAFTKV_CMD_RAFTKV_MEMBER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "cmd/raftkv/config.h"
+#include "kv/state_machine.h"
+#include "raft/node/node.h"
+#include "rpc/peer/peer_server.h"
+#include "rpc/peer/peer_service.h"
+#include "rpc/peer/peer_transport.h"
+#include "rpc/server/etcd_server.h"
+#include "rpc/server/services.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace raftkv::cmd {
+
+class Member {
+ public:
+  static absl::StatusOr<std::unique_ptr<Member>> Start(const ServerConfig& c);
+  ~Member();    // stops everything, in reverse order of start
+  void Wait();  // until Shutdown()
+  void Shutdown();
+
+ private:
+  // Forwards the transport's callbacks to the Node once it exists (the
+  // transport must exist before the Node, which sends through it).
+  class HandlerProxy : public raft::MessageHandler {
+   public:
+    void Set(raft::Node* node) { node_ = node; }
+    void Receive(raftpb::Message m) override;
+    void ReportUnreachable(uint64_t id) override;
+    void ReportSnapshot(uint64_t id, bool ok) override;
+    absl::StatusOr<std::unique_ptr<raft::SnapshotSink>> BeginSnapshot(
+        const raftpb::Message& m) override;
+
+   private:
+    std::atomic<raft::Node*> node_{nullptr};
+  };
+
+  explicit Member(const ServerConfig& c);
+  absl::Status Open();
+  absl::Status StartClientServer();
+  absl::Status StartHttp();
+
+  const ServerConfig config_;
+  std::unique_ptr<kv::StateMachine> sm_;
+  HandlerProxy proxy_;
+  std::unique_ptr<rpc::PeerTransport> transport_;
+  std::unique_ptr<rpc::PeerService> peer_service_;
+  rpc::PeerServer peer_server_;
+  std::unique_ptr<raft::Node> node_;
+  std::unique_ptr<rpc::EtcdServer> server_;
+  std::unique_ptr<rpc::KvService> kv_service_;
+  std::unique_ptr<rpc::MaintenanceService> maintenance_service_;
+  std::unique_ptr<rpc::ClusterService> cluster_service_;
+  std::unique_ptr<grpc::Server> client_server_;
+  std::vector<std::unique_ptr<httplib::Server>> http_;
+  std::vector<std::thread> http_threads_;
+  absl::Mutex mu_;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace raftkv::cmd
+
+#endif  // RAFTKV_CMD_RAFTKV_MEMBER_H_

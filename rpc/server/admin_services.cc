@@ -1,0 +1,89 @@
+// Maintenance (Status, Alarm, MoveLeader) and Cluster (MemberList).
+#include "rpc/server/services.h"
+
+namespace raftkv::rpc {
+
+// The etcd API level raftkv claims (clients gate features on it).
+constexpr char kEtcdVersion[] = "3.4.0";
+
+grpc::ServerUnaryReactor* MaintenanceService::Status(
+    grpc::CallbackServerContext* ctx, const etcdserverpb::StatusRequest*,
+    etcdserverpb::StatusResponse* resp) {
+  const raft::NodeStatus st = server_->node().status();
+  auto store = server_->state_machine().store();
+  server_->FillHeader(resp->mutable_header());
+  resp->set_version(kEtcdVersion);
+  resp->set_dbsize(store->ApproximateSize());
+  resp->set_dbsizeinuse(store->ApproximateSize());
+  resp->set_leader(st.leader);
+  resp->set_raftindex(st.commit);
+  resp->set_raftterm(st.term);
+  resp->set_raftappliedindex(st.applied);
+  bool learner = false;
+  for (uint64_t id : st.conf_state.learners()) learner |= id == st.id;
+  resp->set_islearner(learner);
+  if (absl::Status health = server_->node().health(); !health.ok()) {
+    resp->add_errors(std::string(health.message()));
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MaintenanceService::Alarm(
+    grpc::CallbackServerContext* ctx, const etcdserverpb::AlarmRequest*,
+    etcdserverpb::AlarmResponse* resp) {
+  // No alarm is ever raised yet (no quota enforcement): GET lists none and
+  // ACTIVATE/DEACTIVATE have nothing to change.
+  server_->FillHeader(resp->mutable_header());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(
+    grpc::CallbackServerContext* ctx,
+    const etcdserverpb::MoveLeaderRequest* req,
+    etcdserverpb::MoveLeaderResponse*) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  raft::Node& node = server_->node();
+  const raft::NodeStatus st = node.status();
+  if (st.leader != st.id) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                 "etcdserver: not leader"));
+    return reactor;
+  }
+  bool voter = false;
+  for (uint64_t id : st.conf_state.voters()) voter |= id == req->targetid();
+  if (!voter || req->targetid() == st.id) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                 "etcdserver: bad leader transferee"));
+    return reactor;
+  }
+  node.TransferLeadership(req->targetid());
+  // etcd answers with an empty response once the target leads.
+  server_->AwaitLeader(req->targetid(), [reactor](absl::Status s) {
+    reactor->Finish(ToGrpc(s));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ClusterService::MemberList(
+    grpc::CallbackServerContext* ctx, const etcdserverpb::MemberListRequest*,
+    etcdserverpb::MemberListResponse* resp) {
+  server_->FillHeader(resp->mutable_header());
+  const kvpb::MemberList members = server_->state_machine().members().List();
+  for (const auto& m : members.members()) {
+    etcdserverpb::Member* out = resp->add_members();
+    out->set_id(m.id());
+    out->set_name(m.name());
+    for (const auto& u : m.peer_urls()) out->add_peerurls(u);
+    for (const auto& u : m.client_urls()) out->add_clienturls(u);
+    out->set_islearner(m.is_learner());
+  }
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace raftkv::rpc

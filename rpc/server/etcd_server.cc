@@ -1,0 +1,155 @@
+#include "rpc/server/etcd_server.h"
+
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace raftkv::rpc {
+
+absl::Status RequestTimeoutError() {
+  return absl::UnavailableError("etcdserver: request timed out");
+}
+
+absl::Status RequestTooLargeError() {
+  return absl::InvalidArgumentError("etcdserver: request is too large");
+}
+
+EtcdServer::EtcdServer(const ServerOptions& options, raft::Node* node,
+                       kv::StateMachine* sm)
+    : options_(options),
+      node_(node),
+      sm_(sm),
+      // Request ids: the member id's low 16 bits, then the start time in
+      // milliseconds, then a counter, so that a restarted member never
+      // reuses an id that may still be in the log.
+      next_id_((options.member_id << 48) ^
+               (static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())) << 20)),
+      readers_(options.read_threads) {
+  publisher_ = std::thread([this] { PublishLoop(); });
+}
+
+EtcdServer::~EtcdServer() {
+  stopping_ = true;
+  publisher_.join();
+}
+
+uint64_t EtcdServer::NextRequestId() {
+  uint64_t id = ++next_id_;
+  return id == 0 ? ++next_id_ : id;
+}
+
+void EtcdServer::ArmTimeout(uint64_t id) {
+  timers_.At(absl::Now() + options_.request_timeout, [this, id] {
+    if (kv::ResultCallback cb = sm_->results().Take(id)) {
+      cb(RequestTimeoutError());
+    }
+  });
+}
+
+void EtcdServer::Write(kvpb::InternalRequest request, WriteCallback done) {
+  const uint64_t id = NextRequestId();
+  request.set_id(id);
+  std::string data = request.SerializeAsString();
+  if (static_cast<int64_t>(data.size()) > options_.max_request_bytes) {
+    done(RequestTooLargeError());
+    return;
+  }
+  sm_->results().Register(id, std::move(done));
+  ArmTimeout(id);
+  node_->Propose(std::move(data), [this, id](absl::Status s) {
+    if (kv::ResultCallback cb = sm_->results().Take(id)) cb(s);
+  });
+}
+
+void EtcdServer::LinearizableRead(std::function<void()> read,
+                                  DoneCallback failed) {
+  if (options_.unsafe_no_read_index) {
+    readers_.Run(std::move(read));
+    return;
+  }
+  // Shared between the timeout and the success path: whichever comes first
+  // wins the flag.
+  auto state = std::make_shared<std::atomic<bool>>(false);
+  auto fail = [state, failed](absl::Status s) {
+    if (!state->exchange(true)) failed(std::move(s));
+  };
+  timers_.At(absl::Now() + options_.request_timeout,
+             [fail] { fail(RequestTimeoutError()); });
+  node_->ReadIndex([this, state, read = std::move(read),
+                    fail](absl::StatusOr<uint64_t> index) mutable {
+    if (!index.ok()) {
+      fail(index.status());
+      return;
+    }
+    sm_->OnApplied(*index, [this, state, read = std::move(read)]() mutable {
+      if (state->exchange(true)) return;  // timed out meanwhile
+      readers_.Run(std::move(read));
+    });
+  });
+}
+
+void EtcdServer::ChangeMembership(raftpb::ConfChange cc, kvpb::Member member,
+                                  DoneCallback done) {
+  const uint64_t id = NextRequestId();
+  kvpb::ConfChangeContext ctx;
+  ctx.set_request_id(id);
+  *ctx.mutable_member() = std::move(member);
+  cc.set_context(ctx.SerializeAsString());
+  sm_->results().Register(
+      id, [done](const kv::ApplyResult& r) { done(r.status()); });
+  ArmTimeout(id);
+  node_->ProposeConfChange(std::move(cc), [this, id](absl::Status s) {
+    if (kv::ResultCallback cb = sm_->results().Take(id)) cb(s);
+  });
+}
+
+void EtcdServer::AwaitLeader(uint64_t leader, DoneCallback done) {
+  PollLeader(leader, absl::Now() + options_.request_timeout, std::move(done));
+}
+
+void EtcdServer::PollLeader(uint64_t leader, absl::Time deadline,
+                            DoneCallback done) {
+  if (node_->status().leader == leader) {
+    done(absl::OkStatus());
+  } else if (absl::Now() >= deadline) {
+    done(RequestTimeoutError());
+  } else {
+    timers_.At(absl::Now() + absl::Milliseconds(10),
+               [this, leader, deadline, done = std::move(done)]() mutable {
+                 PollLeader(leader, deadline, std::move(done));
+               });
+  }
+}
+
+void EtcdServer::FillHeader(etcdserverpb::ResponseHeader* header) const {
+  header->set_cluster_id(options_.cluster_id);
+  header->set_member_id(options_.member_id);
+  header->set_raft_term(node_->status().term);
+  if (header->revision() == 0) {
+    header->set_revision(sm_->store()->revision());
+  }
+}
+
+// Announces this member's name and client URLs through Raft (so that every
+// member's MemberList shows them), retrying until it is applied.
+void EtcdServer::PublishLoop() {
+  kvpb::InternalRequest req;
+  req.mutable_publish()->set_id(options_.member_id);
+  req.mutable_publish()->set_name(options_.name);
+  for (const auto& url : options_.client_urls) {
+    req.mutable_publish()->add_client_urls(url);
+  }
+  auto published = std::make_shared<std::atomic<bool>>(false);
+  while (!stopping_ && !*published) {
+    if (node_->status().leader != 0) {
+      Write(req, [published](const kv::ApplyResult& r) {
+        if (r.ok()) *published = true;
+      });
+    }
+    for (int i = 0; i < 20 && !stopping_ && !*published; ++i) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+}
+
+}  // namespace raftkv::rpc

@@ -1,0 +1,99 @@
+// EtcdServer: what the gRPC services call. It turns client requests into
+// Raft proposals (answered when their entry is applied) and linearizable
+// reads (ReadIndex, then wait until applied), with etcd's errors and
+// timeouts. It owns no I/O of its own: the Node, the StateMachine and the
+// transport are wired by cmd/raftkv.
+//
+// Thread safety: thread-safe. Every method returns at once and finishes
+// through its callback, which may run on the Raft, apply, timer or executor
+// thread: callbacks must be quick (finishing a gRPC reactor is).
+#ifndef RAFTKV_RPC_SERVER_ETCD_SERVER_H_
+#define RAFTKV_RPC_SERVER_ETCD_SERVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "kv/kvpb.pb.h"
+#include "kv/state_machine.h"
+#include "raft/node/node.h"
+#include "rpc/server/timer_queue.h"
+
+namespace raftkv::rpc {
+
+struct ServerOptions {
+  uint64_t member_id = 0;
+  uint64_t cluster_id = 0;
+  std::string name;
+  std::vector<std::string> client_urls;  // advertised
+  // etcd: 5 s plus two election timeouts.
+  absl::Duration request_timeout = absl::Seconds(7);
+  int64_t max_request_bytes = 1536 * 1024;
+  int64_t max_txn_ops = 128;
+  int read_threads = 2;
+  // Test-only (jepsen's test of the tests): serve linearizable reads from
+  // local state without ReadIndex.
+  bool unsafe_no_read_index = false;
+};
+
+class EtcdServer {
+ public:
+  using WriteCallback = std::function<void(const kv::ApplyResult&)>;
+  using DoneCallback = std::function<void(absl::Status)>;
+
+  EtcdServer(const ServerOptions& options, raft::Node* node,
+             kv::StateMachine* sm);
+  ~EtcdServer();
+
+  // Proposes a write; done gets the applied result, or etcd's timeout /
+  // no-leader / too-large error.
+  void Write(kvpb::InternalRequest request, WriteCallback done);
+
+  // Runs `read` (on an executor thread) once local state reflects every
+  // write acknowledged before this call: ReadIndex, then wait for apply.
+  // On failure `read` is not run and `failed` gets etcd's error.
+  void LinearizableRead(std::function<void()> read, DoneCallback failed);
+
+  // Proposes a membership change; done when applied.
+  void ChangeMembership(raftpb::ConfChange cc, kvpb::Member member,
+                        DoneCallback done);
+
+  // done(OK) once `leader` leads, or a timeout error.
+  void AwaitLeader(uint64_t leader, DoneCallback done);
+
+  // Header for responses of this member.
+  void FillHeader(etcdserverpb::ResponseHeader* header) const;
+
+  raft::Node& node() { return *node_; }
+  kv::StateMachine& state_machine() { return *sm_; }
+  const ServerOptions& options() const { return options_; }
+
+ private:
+  uint64_t NextRequestId();
+  void ArmTimeout(uint64_t id);
+  void PollLeader(uint64_t leader, absl::Time deadline, DoneCallback done);
+  void PublishLoop();
+
+  const ServerOptions options_;
+  raft::Node* const node_;
+  kv::StateMachine* const sm_;
+  std::atomic<uint64_t> next_id_;
+  TimerQueue timers_;
+  Executor readers_;
+  // Announces this member's name and client URLs once (thread "publish").
+  std::atomic<bool> stopping_{false};
+  std::thread publisher_;
+};
+
+// etcd's error for a request that did not finish in time.
+absl::Status RequestTimeoutError();
+absl::Status RequestTooLargeError();
+
+}  // namespace raftkv::rpc
+
+#endif  // RAFTKV_RPC_SERVER_ETCD_SERVER_H_

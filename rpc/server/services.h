@@ -1,0 +1,88 @@
+// The etcd v3 gRPC services raftkv serves on its client URLs: KV,
+// Maintenance (Status, Alarm, MoveLeader) and Cluster (MemberList, and
+// membership changes). Each method validates, then hands the request to
+// EtcdServer and finishes its reactor from EtcdServer's callback; no gRPC
+// thread ever waits for Raft.
+#ifndef RAFTKV_RPC_SERVER_SERVICES_H_
+#define RAFTKV_RPC_SERVER_SERVICES_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "rpc/rpc.grpc.pb.h"
+#include "rpc/server/etcd_server.h"
+
+namespace raftkv::rpc {
+
+// absl and gRPC share status code numbering; messages pass unchanged (etcd
+// clients match on them).
+grpc::Status ToGrpc(const absl::Status& s);
+
+class KvService final : public etcdserverpb::KV::CallbackService {
+ public:
+  explicit KvService(EtcdServer* server) : server_(server) {}
+
+  grpc::ServerUnaryReactor* Range(grpc::CallbackServerContext* ctx,
+                                  const etcdserverpb::RangeRequest* req,
+                                  etcdserverpb::RangeResponse* resp) override;
+  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* ctx,
+                                const etcdserverpb::PutRequest* req,
+                                etcdserverpb::PutResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteRange(
+      grpc::CallbackServerContext* ctx,
+      const etcdserverpb::DeleteRangeRequest* req,
+      etcdserverpb::DeleteRangeResponse* resp) override;
+  grpc::ServerUnaryReactor* Txn(grpc::CallbackServerContext* ctx,
+                                const etcdserverpb::TxnRequest* req,
+                                etcdserverpb::TxnResponse* resp) override;
+  grpc::ServerUnaryReactor* Compact(
+      grpc::CallbackServerContext* ctx,
+      const etcdserverpb::CompactionRequest* req,
+      etcdserverpb::CompactionResponse* resp) override;
+
+ private:
+  // Proposes `request`; on success moves the applied response of type T
+  // into *resp.
+  template <typename T>
+  grpc::ServerUnaryReactor* Propose(grpc::CallbackServerContext* ctx,
+                                    kvpb::InternalRequest request, T* resp);
+
+  EtcdServer* const server_;
+};
+
+class MaintenanceService final
+    : public etcdserverpb::Maintenance::CallbackService {
+ public:
+  explicit MaintenanceService(EtcdServer* server) : server_(server) {}
+
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx,
+                                   const etcdserverpb::StatusRequest* req,
+                                   etcdserverpb::StatusResponse* resp) override;
+  grpc::ServerUnaryReactor* Alarm(grpc::CallbackServerContext* ctx,
+                                  const etcdserverpb::AlarmRequest* req,
+                                  etcdserverpb::AlarmResponse* resp) override;
+  grpc::ServerUnaryReactor* MoveLeader(
+      grpc::CallbackServerContext* ctx,
+      const etcdserverpb::MoveLeaderRequest* req,
+      etcdserverpb::MoveLeaderResponse* resp) override;
+
+ private:
+  EtcdServer* const server_;
+};
+
+class ClusterService final : public etcdserverpb::Cluster::CallbackService {
+ public:
+  explicit ClusterService(EtcdServer* server) : server_(server) {}
+
+  grpc::ServerUnaryReactor* MemberList(
+      grpc::CallbackServerContext* ctx,
+      const etcdserverpb::MemberListRequest* req,
+      etcdserverpb::MemberListResponse* resp) override;
+
+ private:
+  EtcdServer* const server_;
+};
+
+}  // namespace raftkv::rpc
+
+#endif  // RAFTKV_RPC_SERVER_SERVICES_H_
