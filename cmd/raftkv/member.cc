@@ -138,6 +138,7 @@ absl::Status Member::Open() {
   options.catchup_entries = std::min<uint64_t>(5000, c.snapshot_count / 2);
   options.applied_index = sm_->applied_index();
   options.seed = c.member_id;
+  options.unsafe_no_fsync = c.unsafe_no_fsync;
   auto node =
       raft::Node::Start(options, std::move(*log), transport_.get(), sm_.get());
   if (!node.ok()) return node.status();

@@ -79,6 +79,9 @@ struct NodeOptions {
   uint64_t applied_index = 0;
   uint64_t seed = 1;
   TestingKnobs testing;
+  // TEST ONLY: never fsync the WAL, so a crash loses acknowledged writes
+  // (the jepsen harness must notice).
+  bool unsafe_no_fsync = false;
 };
 
 struct NodeStatus {

@@ -161,7 +161,8 @@ absl::Status Node::Persist(const Ready& rd) {
   }
   if (!rd.entries.empty() || rd.hard_state) {
     const raftpb::HardState* hs = rd.hard_state ? &*rd.hard_state : nullptr;
-    return log_->Save(hs, rd.entries, rd.must_sync);
+    return log_->Save(hs, rd.entries,
+                      rd.must_sync && !options_.unsafe_no_fsync);
   }
   if (has_snapshot) return log_->Sync();
   return absl::OkStatus();
