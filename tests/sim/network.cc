@@ -21,20 +21,23 @@ void Network::Send(raftpb::Message m, uint64_t now,
     return;
   }
   if (faults_.duplicate > 0 && coin(*rng_) < faults_.duplicate) {
-    queue_.push(InFlight{now + Delay(), next_seq_++, sender_incarnation, m});
+    uint64_t at = now + Delay();
+    queue_.emplace(std::make_pair(at, next_seq_),
+                   InFlight{at, next_seq_, sender_incarnation, m});
+    ++next_seq_;
   }
-  queue_.push(
-      InFlight{now + Delay(), next_seq_++, sender_incarnation, std::move(m)});
+  uint64_t at = now + Delay();
+  queue_.emplace(std::make_pair(at, next_seq_),
+                 InFlight{at, next_seq_, sender_incarnation, std::move(m)});
+  ++next_seq_;
 }
 
 std::vector<InFlight> Network::TakeDue(uint64_t now,
                                        std::vector<InFlight>* blocked) {
   std::vector<InFlight> due;
-  while (!queue_.empty() && queue_.top().deliver_at <= now) {
-    // priority_queue::top() is const; the element is popped right after, so
-    // moving out of it is safe.
-    InFlight f = std::move(const_cast<InFlight&>(queue_.top()));
-    queue_.pop();
+  while (!queue_.empty() && queue_.begin()->first.first <= now) {
+    auto node = queue_.extract(queue_.begin());
+    InFlight& f = node.mapped();
     if (LinkOpen(f.msg.from(), f.msg.to())) {
       due.push_back(std::move(f));
     } else {

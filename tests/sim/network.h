@@ -16,7 +16,7 @@
 #define RAFTKV_TESTS_SIM_NETWORK_H_
 
 #include <cstdint>
-#include <queue>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -83,13 +83,6 @@ class Network {
   size_t in_flight() const { return queue_.size(); }
 
  private:
-  struct Later {
-    bool operator()(const InFlight& x, const InFlight& y) const {
-      return x.deliver_at != y.deliver_at ? x.deliver_at > y.deliver_at
-                                          : x.seq > y.seq;
-    }
-  };
-
   uint64_t Delay();
   void Block(const std::vector<uint64_t>& from,
              const std::vector<uint64_t>& to);
@@ -98,7 +91,10 @@ class Network {
   Trace* trace_;          // not owned
   NetworkFaults faults_;
   uint64_t next_seq_ = 0;
-  std::priority_queue<InFlight, std::vector<InFlight>, Later> queue_;
+  // Keyed by (deliver_at, seq). A node-based map: messages are never moved
+  // while queued (a binary heap of protobuf messages spent most of the
+  // simulator's time swapping them).
+  std::map<std::pair<uint64_t, uint64_t>, InFlight> queue_;
   std::set<std::pair<uint64_t, uint64_t>> blocked_;  // directed (from, to)
 };
 
