@@ -1,0 +1,187 @@
+"""jepsen/run.sh: one run = cluster + clients + nemesis + check + report.
+
+  jepsen/run.sh --target raftkv|etcd --workload register|set|bank
+                --nemesis partition[,kill,...]|none --time 30 --nodes 3
+                [--server-flag=--unsafe-no-read-index] [--expect invalid]
+  jepsen/run.sh --cleanup        # kill our processes, delete rkvj* netns
+
+Exit status: 0 when the verdict is the expected one (valid by default),
+1 otherwise, 2 on a harness error. The cluster, the namespaces and every
+process in them are removed on exit, also on Ctrl-C or an exception.
+"""
+import argparse
+import atexit
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from . import net
+from .cluster import Cluster
+from .nemesis import KINDS, Nemesis
+from . import report
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def find(build, name, *more):
+    for d in [build] + list(more):
+        p = os.path.join(ROOT, d, name)
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def parse():
+    p = argparse.ArgumentParser(prog="jepsen/run.sh")
+    p.add_argument("--target", default="raftkv", choices=["raftkv", "etcd"])
+    p.add_argument("--workload", default="register",
+                   choices=["register", "set", "bank"])
+    p.add_argument("--nemesis", default="partition",
+                   help="comma list of " + ",".join(KINDS) + ", or none")
+    p.add_argument("--time", type=int, default=30, help="seconds of load")
+    p.add_argument("--nodes", type=int, default=3)
+    p.add_argument("--threads", type=int, default=10)
+    p.add_argument("--quiet", type=float, default=3.0,
+                   help="seconds of calm between faults")
+    p.add_argument("--fault", type=float, default=5.0,
+                   help="seconds each fault lasts")
+    p.add_argument("--seed", type=int, default=int(time.time()) % 100000)
+    p.add_argument("--server-flag", action="append", default=[],
+                   help="extra server flag (repeatable)")
+    p.add_argument("--lose-unsynced", action="store_true",
+                   help="members run under rkvj_lazyfs: a kill also drops "
+                   "their unsynced writes")
+    p.add_argument("--expect", default="valid", choices=["valid", "invalid"])
+    p.add_argument("--build", default="build-jepsen",
+                   help="build directory with jepsen-worker, jepsen-check")
+    p.add_argument("--raftkv-bin", default=None)
+    p.add_argument("--store", default=os.path.join(ROOT, "jepsen", "store"))
+    p.add_argument("--name", default="", help="suffix of the report folder")
+    p.add_argument("--cleanup", action="store_true")
+    return p.parse_args()
+
+
+def main():
+    args = parse()
+    if os.geteuid() != 0:
+        print("jepsen: needs root (network namespaces, iptables)")
+        return 2
+    if args.cleanup:
+        net.cleanup()
+        print("jepsen: removed rkvj* namespaces and their processes")
+        return 0
+    if not net.available():
+        print("jepsen: network namespaces unavailable here")
+        return 2
+    kinds = [] if args.nemesis == "none" else args.nemesis.split(",")
+    for k in kinds:
+        if k not in KINDS:
+            print(f"jepsen: unknown nemesis {k}")
+            return 2
+    worker = find(args.build, "jepsen/jepsen-worker", "build")
+    checker = find(args.build, "jepsen/jepsen-check", "build")
+    if args.target == "raftkv":
+        server = args.raftkv_bin or find(args.build, "cmd/raftkv", "build")
+    else:
+        server = shutil.which("etcd")
+    if not (worker and checker and server):
+        print(f"jepsen: missing binary (worker={worker} check={checker} "
+              f"server={server}); build jepsen-worker jepsen-check raftkv")
+        return 2
+
+    name = time.strftime("%Y%m%d-%H%M%S") + (
+        f"-{args.target}-{args.workload}-{args.nemesis.replace(',', '+')}"
+        f"{'-' + args.name if args.name else ''}")
+    run_dir = os.path.join(args.store, name)
+    os.makedirs(run_dir)
+    history = os.path.join(run_dir, "history.jsonl")
+    open(history, "w").close()
+    print(f"jepsen: {name}")
+
+    lazy = None
+    if args.lose_unsynced:
+        lazy = find(args.build, "jepsen/librkvj_lazyfs.so", "build")
+        if not lazy:
+            print("jepsen: --lose-unsynced needs rkvj_lazyfs built")
+            return 2
+    cluster = Cluster(args.target, server, args.nodes, run_dir,
+                      args.server_flag, lazyfs=lazy)
+    cleaned = []
+
+    def cleanup():
+        if not cleaned:
+            cleaned.append(True)
+            cluster.stop_all()
+            net.cleanup()
+    atexit.register(cleanup)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: sys.exit(130))
+
+    try:
+        net.setup(args.nodes)
+        cluster.start_all()
+        if not cluster.wait_healthy(30):
+            print("jepsen: cluster did not become healthy")
+            return 2
+        t0 = time.monotonic_ns()
+        common = ["ip", "netns", "exec", net.HUB, worker,
+                  "--workload", args.workload,
+                  "--endpoints", ",".join(cluster.endpoints()),
+                  "--history", history, "--t0_ns", str(t0),
+                  "--seed", str(args.seed)]
+        w = subprocess.Popen(common + ["--time_s", str(args.time),
+                                       "--threads", str(args.threads)])
+        nemesis = Nemesis(cluster, kinds, t0,
+                          os.path.join(run_dir, "nemesis.jsonl"),
+                          seed=args.seed, quiet=args.quiet, fault=args.fault)
+        nemesis.start()
+        rc = w.wait()
+        nemesis.stop()
+        healthy = cluster.wait_healthy(30)
+        if args.workload == "set":
+            subprocess.run(common + ["--final_read"])
+        cleanup()
+        if rc != 0:
+            print(f"jepsen: worker exited with {rc}")
+    finally:
+        cleanup()
+
+    r = subprocess.run([checker, "--workload", args.workload,
+                        "--history", history,
+                        "--verdict", os.path.join(run_dir, "check.json")],
+                       capture_output=True, text=True)
+    with open(os.path.join(run_dir, "check.txt"), "w") as f:
+        f.write(r.stdout + r.stderr)
+    try:
+        with open(os.path.join(run_dir, "check.json")) as f:
+            verdict = json.load(f)
+    except (OSError, ValueError):
+        verdict = {"verdict": "unknown", "error": r.stderr[-500:]}
+    counts = {"ok": 0, "fail": 0, "info": 0}
+    with open(history) as f:
+        for line in f:
+            t = json.loads(line).get("type")
+            counts[t] = counts.get(t, 0) + 1
+    verdict.update({"target": args.target, "nemesis": args.nemesis,
+                    "nodes": args.nodes, "time_s": args.time,
+                    "server_flags": args.server_flag, "seed": args.seed,
+                    "lose_unsynced": args.lose_unsynced,
+                    "ops": sum(counts.values()), "outcomes": counts,
+                    "healthy_after": healthy,
+                    "date": time.strftime("%Y-%m-%d %H:%M:%S")})
+    with open(os.path.join(run_dir, "verdict.json"), "w") as f:
+        json.dump(verdict, f, indent=1)
+    report.latency_svg(run_dir, f"{name}: {verdict['verdict']}")
+    report.write_index(args.store)
+    print(r.stdout[-3000:], end="")
+    print(f"jepsen: {verdict['verdict']} ({counts}) -> {run_dir}")
+    return 0 if verdict["verdict"] == args.expect else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
