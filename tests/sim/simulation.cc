@@ -203,7 +203,7 @@ void Simulation::FaultPeriod() {
   network_.set_faults(f);
   cluster_->set_crash_in_ready(crash_in_ready);
   cluster_->set_compact(PickOne<double>(rng_, {0.005, 0.05}));
-  uint64_t ticks = std::uniform_int_distribution<uint64_t>(100, 300)(rng_);
+  uint64_t ticks = std::uniform_int_distribution<uint64_t>(80, 200)(rng_);
   trace_.Note(absl::StrCat("fault period (", name, "): ticks=", ticks,
                            " drop=", f.drop, " dup=", f.duplicate, " delay=[1,",
                            f.max_delay, "] crash_in_ready=", crash_in_ready));
@@ -225,7 +225,7 @@ void Simulation::StablePeriod() {
   ActionRates r;
   r.transfer = 0.01;
   r.conf_change = 0.01;
-  uint64_t end = step_ + Ticks(40);
+  uint64_t end = step_ + Ticks(30);
   while (step_ < end && !checker_.failed()) Step(r);
 }
 
