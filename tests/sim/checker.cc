@@ -189,6 +189,14 @@ void Checker::OnSnapshotApplied(uint64_t node, const raftpb::Snapshot& snapshot,
   }
 }
 
+void Checker::OnLeader(uint64_t node, uint64_t term) {
+  auto [it, inserted] = leader_of_term_.try_emplace(term, node);
+  if (!inserted && it->second != node) {
+    Fail(absl::StrCat("election safety: nodes ", it->second, " and ", node,
+                      " are both leaders of term ", term));
+  }
+}
+
 void Checker::CheckNode(uint64_t node, uint64_t incarnation,
                         const raft::Status& st,
                         const raft::MemoryStorage& storage) {
@@ -242,7 +250,7 @@ void Checker::CheckNode(uint64_t node, uint64_t incarnation,
                         " are both leaders of term ", hs.current_term()));
       return;
     }
-    if (inserted) {
+    if (completeness_checked_.insert(hs.current_term()).second) {
       trace_->Note(absl::StrCat("node ", node, " is leader of term ",
                                 hs.current_term()));
       CheckLeaderCompleteness(node, hs.current_term(), storage);

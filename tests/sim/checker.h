@@ -83,6 +83,11 @@ class Checker {
   void OnSnapshotApplied(uint64_t node, const raftpb::Snapshot& snapshot,
                          const StateMachine& sm);
 
+  // --- Roles ---
+  // `node` reported (through a Ready's soft state) that it leads `term`;
+  // catches leaders that are deposed again before the end of the step.
+  void OnLeader(uint64_t node, uint64_t term);
+
   // --- Per-step checks of one live node ---
   void CheckNode(uint64_t node, uint64_t incarnation, const raft::Status& st,
                  const raft::MemoryStorage& storage);
@@ -131,6 +136,7 @@ class Checker {
   std::optional<std::string> violation_;
 
   std::map<uint64_t, uint64_t> leader_of_term_;
+  std::set<uint64_t> completeness_checked_;  // terms whose leader was checked
   std::map<uint64_t, uint64_t> max_persisted_term_;  // node -> term
   // (node, incarnation) -> last in-memory term seen.
   std::map<std::pair<uint64_t, uint64_t>, uint64_t> status_term_;

@@ -195,6 +195,9 @@ void Cluster::HandleReady(Node& n) {
     trace_->Note(absl::StrCat(
         "node ", n.id, " is ", raft::RoleName(rd.soft_state->role),
         " term=", n.raft->term(), " leader=", rd.soft_state->leader_id));
+    if (rd.soft_state->role == raft::Role::kLeader) {
+      checker_->OnLeader(n.id, n.raft->term());
+    }
   }
   // Thesis 10.2.1: the leader's replication traffic leaves while it writes.
   std::vector<const raftpb::Message*> after_persist;
