@@ -38,4 +38,16 @@ absl::Status DuplicateKeyError() {
       "etcdserver: duplicate key given in txn request");
 }
 
+absl::Status LeaseNotFoundError() {
+  return absl::NotFoundError("etcdserver: requested lease not found");
+}
+
+absl::Status LeaseExistError() {
+  return absl::FailedPreconditionError("etcdserver: lease already exists");
+}
+
+absl::Status LeaseTtlTooLargeError() {
+  return absl::OutOfRangeError("etcdserver: too large lease TTL");
+}
+
 }  // namespace raftkv::kv

@@ -25,6 +25,12 @@ absl::Status LeaseProvidedError();
 absl::Status TooManyOpsError();
 // INVALID_ARGUMENT: two writes to one key in one txn branch.
 absl::Status DuplicateKeyError();
+// NOT_FOUND: a put, revoke or keep-alive names a lease that does not exist.
+absl::Status LeaseNotFoundError();
+// FAILED_PRECONDITION: a grant with the ID of an existing lease.
+absl::Status LeaseExistError();
+// OUT_OF_RANGE: a grant with a TTL above 9,000,000,000 s.
+absl::Status LeaseTtlTooLargeError();
 
 }  // namespace raftkv::kv
 

@@ -110,4 +110,15 @@ std::optional<ChangeKeyParts> ParseChangeKey(std::string_view raw) {
                         static_cast<int64_t>(DecodeFixed64(raw.substr(9)))};
 }
 
+std::string LeaseKey(int64_t id) {
+  return std::string(1, kLeaseTag) + EncodeFixed64(static_cast<uint64_t>(id));
+}
+
+std::string LeaseKeyIndexKey(int64_t id, std::string_view key) {
+  std::string out(1, kLeaseKeyTag);
+  out += EncodeFixed64(static_cast<uint64_t>(id));
+  out.append(key);
+  return out;
+}
+
 }  // namespace raftkv::kv::layout

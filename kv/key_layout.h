@@ -44,6 +44,11 @@ namespace raftkv::kv::layout {
 inline constexpr char kCurrentTag = 'c';
 inline constexpr char kHistoryTag = 'k';
 inline constexpr char kChangeTag = 'r';
+// "l" + BE64(lease id) -> kvpb::LeaseRecord
+inline constexpr char kLeaseTag = 'l';
+// "L" + BE64(lease id) + key -> "" for every live key attached to a lease,
+// so that a revoke finds its keys without scanning the store.
+inline constexpr char kLeaseKeyTag = 'L';
 
 inline constexpr std::string_view kRevisionKey = "m/revision";
 inline constexpr std::string_view kCompactKey = "m/compact";
@@ -88,6 +93,9 @@ std::optional<HistoryKeyParts> ParseHistoryKey(std::string_view raw);
 
 inline constexpr char kPutTag = 'P';
 inline constexpr char kTombstoneTag = 'D';
+
+std::string LeaseKey(int64_t id);
+std::string LeaseKeyIndexKey(int64_t id, std::string_view key);
 
 std::string ChangeKey(int64_t main, int64_t sub);
 struct ChangeKeyParts {

@@ -66,6 +66,9 @@ class CommandRunner {
   }
   absl::StatusOr<ApplyResponse> operator()(const PutRequest* req) {
     RAFTKV_RETURN_IF_NOT_OK(ValidatePut(*req));
+    if (req->lease() != 0 && !LeaseExists(*view_, req->lease())) {
+      return LeaseNotFoundError();
+    }
     WriteTxn txn = NewTxn();
     return Finish(txn, txn.Put(*req));
   }
@@ -76,8 +79,48 @@ class CommandRunner {
   }
   absl::StatusOr<ApplyResponse> operator()(const TxnRequest* req) {
     RAFTKV_RETURN_IF_NOT_OK(ValidateTxn(*req, options_.max_txn_ops));
+    RAFTKV_RETURN_IF_NOT_OK(CheckTxnLeases(*req));
     WriteTxn txn = NewTxn();
     return Finish(txn, txn.Txn(*req));
+  }
+  absl::StatusOr<ApplyResponse> operator()(const kvpb::LeaseGrant* req) {
+    if (LeaseExists(*view_, req->id())) return LeaseExistError();
+    kvpb::LeaseRecord record;
+    record.set_id(req->id());
+    record.set_ttl(req->ttl());
+    overlay_->Put(layout::LeaseKey(req->id()), record.SerializeAsString());
+    kvpb::LeaseResult result;
+    result.set_id(req->id());
+    result.set_ttl(req->ttl());
+    result.set_revision(*current_);
+    return result;
+  }
+  absl::StatusOr<ApplyResponse> operator()(const kvpb::LeaseRevoke* req) {
+    WriteTxn txn = NewTxn();
+    absl::StatusOr<int64_t> deleted = txn.RevokeLease(req->id());
+    if (!deleted.ok()) return deleted.status();
+    *current_ = txn.end_revision();
+    kvpb::LeaseResult result;
+    result.set_id(req->id());
+    result.set_revision(*current_);
+    return result;
+  }
+  absl::StatusOr<ApplyResponse> operator()(const kvpb::LeaseCheckpoint* req) {
+    // Records remaining TTLs of leases that still exist.
+    for (const kvpb::LeaseRecord& cp : req->leases()) {
+      std::unique_ptr<leveldb::Iterator> it = view_->NewIterator();
+      const std::string key = layout::LeaseKey(cp.id());
+      it->Seek(key);
+      if (!it->Valid() || it->key() != leveldb::Slice(key)) continue;
+      kvpb::LeaseRecord record;
+      if (!record.ParseFromArray(it->value().data(),
+                                 static_cast<int>(it->value().size()))) {
+        continue;
+      }
+      record.set_remaining_ttl(cp.remaining_ttl());
+      overlay_->Put(key, record.SerializeAsString());
+    }
+    return ApplyResponse();
   }
   absl::StatusOr<ApplyResponse> operator()(const CompactionRequest* req) {
     if (req->revision() <= *compact_) return CompactedError();
@@ -90,6 +133,23 @@ class CommandRunner {
 
  private:
   WriteTxn NewTxn() { return WriteTxn(view_, overlay_, *current_, *compact_); }
+
+  // Every put of the txn (both branches, nested too) must name an existing
+  // lease, or none.
+  absl::Status CheckTxnLeases(const TxnRequest& req) {
+    for (const auto* ops : {&req.success(), &req.failure()}) {
+      for (const auto& op : *ops) {
+        if (op.has_request_put() && op.request_put().lease() != 0 &&
+            !LeaseExists(*view_, op.request_put().lease())) {
+          return LeaseNotFoundError();
+        }
+        if (op.has_request_txn()) {
+          RAFTKV_RETURN_IF_NOT_OK(CheckTxnLeases(op.request_txn()));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
 
   template <typename Resp>
   absl::StatusOr<ApplyResponse> Finish(const WriteTxn& txn,
@@ -161,14 +221,46 @@ MvccStore::MvccStore(std::unique_ptr<leveldb::DB> db,
 
 MvccStore::~MvccStore() = default;
 
+absl::StatusOr<std::vector<kvpb::LeaseRecord>> MvccStore::Leases() const {
+  Revisions revisions;
+  std::unique_ptr<SnapshotView> view = Snapshot(&revisions);
+  std::unique_ptr<leveldb::Iterator> it = view->NewIterator();
+  const std::string prefix(1, layout::kLeaseTag);
+  std::vector<kvpb::LeaseRecord> out;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    kvpb::LeaseRecord record;
+    if (!record.ParseFromArray(it->value().data(),
+                               static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("kv: bad lease record");
+    }
+    out.push_back(std::move(record));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::string>> MvccStore::LeaseKeys(
+    int64_t id) const {
+  Revisions revisions;
+  std::unique_ptr<SnapshotView> view = Snapshot(&revisions);
+  std::unique_ptr<leveldb::Iterator> it = view->NewIterator();
+  const std::string prefix = layout::LeaseKeyIndexKey(id, "");
+  std::vector<std::string> out;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    out.emplace_back(it->key().data() + prefix.size(),
+                     it->key().size() - prefix.size());
+  }
+  return out;
+}
+
 absl::StatusOr<uint64_t> MvccStore::Sync() {
   absl::MutexLock w(&write_mu_);
   if (!write_error_.ok()) return write_error_;
   leveldb::WriteOptions sync;
   sync.sync = true;
   leveldb::WriteBatch empty;
-  if (absl::Status s = FromLevelDb(db_->Write(sync, &empty), "sync");
-      !s.ok()) {
+  if (absl::Status s = FromLevelDb(db_->Write(sync, &empty), "sync"); !s.ok()) {
     write_error_ = s;
     return s;
   }

@@ -34,6 +34,7 @@
 #include "kv/kvpb.pb.h"
 #include "kv/mvccpb.pb.h"
 #include "kv/read_view.h"
+#include "kv/requestpb.pb.h"
 #include "kv/validate.h"
 #include "leveldb/db.h"
 #include "leveldb/env.h"
@@ -57,7 +58,9 @@ struct ApplyCommand {
   using Request = std::variant<
       std::monostate,  // an entry with no kv effect
       const etcdserverpb::PutRequest*, const etcdserverpb::DeleteRangeRequest*,
-      const etcdserverpb::TxnRequest*, const etcdserverpb::CompactionRequest*>;
+      const etcdserverpb::TxnRequest*, const etcdserverpb::CompactionRequest*,
+      const kvpb::LeaseGrant*, const kvpb::LeaseRevoke*,
+      const kvpb::LeaseCheckpoint*>;
   uint64_t raft_index = 0;
   Request request;
 };
@@ -65,7 +68,7 @@ struct ApplyCommand {
 using ApplyResponse =
     std::variant<std::monostate, etcdserverpb::PutResponse,
                  etcdserverpb::DeleteRangeResponse, etcdserverpb::TxnResponse,
-                 etcdserverpb::CompactionResponse>;
+                 etcdserverpb::CompactionResponse, kvpb::LeaseResult>;
 
 // A slice of the change log, for watchers.
 struct ChangeBatch {
@@ -126,6 +129,11 @@ class MvccStore {
   // below compact_revision() are already refused.
   absl::StatusOr<bool> CompactStep(size_t max_changes)
       ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
+
+  // Every lease record, in ID order (the lessor rebuilds from it).
+  absl::StatusOr<std::vector<kvpb::LeaseRecord>> Leases() const;
+  // The keys attached to lease `id`, in key order.
+  absl::StatusOr<std::vector<std::string>> LeaseKeys(int64_t id) const;
 
   // Makes every batch applied so far durable (one synced LevelDB write, even
   // when MvccOptions::sync is off) and returns the applied index it covers.

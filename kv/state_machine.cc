@@ -43,9 +43,12 @@ absl::StatusOr<std::unique_ptr<StateMachine>> StateMachine::Open(
   if (!members.ok()) return members.status();
   auto store = MvccStore::Open(dir + "/store", options);
   if (!store.ok()) return store.status();
+  auto leases = (*store)->Leases();
+  if (!leases.ok()) return leases.status();
   std::unique_ptr<StateMachine> sm(new StateMachine(
       dir, options, std::shared_ptr<MvccStore>(std::move(*store)),
       std::move(*members)));
+  sm->lessor_.Reset(*leases);
   return sm;
 }
 
@@ -69,6 +72,22 @@ StateMachine::~StateMachine() {
   compactor_.join();
 }
 
+int64_t StateMachine::DiskSize() const {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  int64_t total = 0;
+  // A snapshot install may swap the directory while we walk it: the error
+  // ends the walk early and the size is approximate, which is all it claims.
+  for (fs::recursive_directory_iterator it(dir_ + "/store", ec), end;
+       !ec && it != end; it.increment(ec)) {
+    std::error_code size_ec;
+    const uintmax_t size =
+        it->is_regular_file(size_ec) ? it->file_size(size_ec) : 0;
+    if (!size_ec) total += static_cast<int64_t>(size);
+  }
+  return total;
+}
+
 std::shared_ptr<MvccStore> StateMachine::store() const {
   absl::MutexLock l(&mu_);
   return store_;
@@ -90,17 +109,26 @@ void StateMachine::OnApplied(uint64_t index, std::function<void()> fn) {
   fn();
 }
 
+void StateMachine::SetRevisionObserver(std::function<void(int64_t)> fn) {
+  absl::MutexLock l(&mu_);
+  revision_observer_ = std::move(fn);
+}
+
 void StateMachine::PublishApplied(uint64_t index) {
   std::vector<std::function<void()>> ready;
+  std::function<void(int64_t)> observer;
   {
     absl::MutexLock l(&mu_);
     if (index > applied_) applied_ = index;
+    observer = revision_observer_;
     auto end = applied_waiters_.upper_bound(applied_);
     for (auto it = applied_waiters_.begin(); it != end; ++it) {
       ready.push_back(std::move(it->second));
     }
     applied_waiters_.erase(applied_waiters_.begin(), end);
   }
+  // The watch hub first: it reads the new revisions on its own thread.
+  if (observer) observer(store()->revision());
   for (auto& fn : ready) fn();
 }
 
@@ -164,6 +192,15 @@ absl::Status StateMachine::Apply(const std::vector<raftpb::Entry>& entries) {
       case kvpb::InternalRequest::kCompaction:
         commands[i].request = &r.compaction();
         break;
+      case kvpb::InternalRequest::kLeaseGrant:
+        commands[i].request = &r.lease_grant();
+        break;
+      case kvpb::InternalRequest::kLeaseRevoke:
+        commands[i].request = &r.lease_revoke();
+        break;
+      case kvpb::InternalRequest::kLeaseCheckpoint:
+        commands[i].request = &r.lease_checkpoint();
+        break;
       case kvpb::InternalRequest::kPublish:
         if (absl::Status s = members_->Publish(r.publish()); !s.ok()) return s;
         break;
@@ -175,8 +212,9 @@ absl::Status StateMachine::Apply(const std::vector<raftpb::Entry>& entries) {
   if (!results.ok()) return results.status();
   bool compacted = false;
   for (size_t i = 0; i < entries.size(); ++i) {
-    if (requests[i].id() == 0) continue;
     const ApplyResult& result = (*results)[i];
+    if (result.ok()) UpdateLessor(requests[i]);
+    if (requests[i].id() == 0) continue;
     compacted |= requests[i].has_compaction() && result.ok();
     if (ResultCallback cb = results_.Take(requests[i].id())) cb(result);
   }
@@ -186,6 +224,22 @@ absl::Status StateMachine::Apply(const std::vector<raftpb::Entry>& entries) {
   }
   PublishApplied(entries.back().index());
   return absl::OkStatus();
+}
+
+void StateMachine::UpdateLessor(const kvpb::InternalRequest& r) {
+  switch (r.request_case()) {
+    case kvpb::InternalRequest::kLeaseGrant:
+      lessor_.Granted(r.lease_grant().id(), r.lease_grant().ttl());
+      break;
+    case kvpb::InternalRequest::kLeaseRevoke:
+      lessor_.Revoked(r.lease_revoke().id());
+      break;
+    case kvpb::InternalRequest::kLeaseCheckpoint:
+      lessor_.Checkpointed(r.lease_checkpoint());
+      break;
+    default:
+      break;
+  }
 }
 
 absl::StatusOr<uint64_t> StateMachine::SyncApplied() { return store()->Sync(); }
@@ -238,6 +292,9 @@ absl::Status StateMachine::InstallSnapshot(
   auto store = MvccStore::Open(dir_ + "/store", options_);
   if (!store.ok()) return store.status();
   if (absl::Status s = members_->Reload(); !s.ok()) return s;
+  auto leases = (*store)->Leases();
+  if (!leases.ok()) return leases.status();
+  lessor_.Reset(*leases);
   const uint64_t applied = (*store)->applied_index();
   {
     absl::MutexLock l(&mu_);

@@ -21,6 +21,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "kv/lessor.h"
 #include "kv/members.h"
 #include "kv/mvcc_store.h"
 #include "kv/requestpb.pb.h"
@@ -58,12 +59,21 @@ class StateMachine : public raft::Application {
   // The current store. Hold the pointer only for the duration of a read.
   std::shared_ptr<MvccStore> store() const;
   Members& members() { return *members_; }
+  Lessor& lessor() { return lessor_; }
   ResultRouter& results() { return results_; }
   uint64_t applied_index() const;
+  // Bytes of the store's files on disk (<dir>/store: LevelDB tables and
+  // log), etcd's "dbSize"; the WAL is not included, as in etcd.
+  int64_t DiskSize() const;
 
   // Runs fn once the state machine has applied `index`: at once (on this
   // thread) if it already has, else on the apply thread — fn must be quick.
   void OnApplied(uint64_t index, std::function<void()> fn);
+
+  // The watch hub's feed: `fn` runs on the apply thread with the store's
+  // revision after each applied batch and after a snapshot install. It must
+  // be quick and never block. Set it before the node starts.
+  void SetRevisionObserver(std::function<void(int64_t revision)> fn);
 
   // raft::Application
   absl::Status Apply(const std::vector<raftpb::Entry>& entries) override;
@@ -78,12 +88,14 @@ class StateMachine : public raft::Application {
                std::shared_ptr<MvccStore> store,
                std::unique_ptr<Members> members);
   absl::Status ApplyConfChange(const raftpb::Entry& e);
+  void UpdateLessor(const kvpb::InternalRequest& r);
   void PublishApplied(uint64_t index);
   void RunCompactor();
 
   const std::string dir_;
   const MvccOptions options_;
   std::unique_ptr<Members> members_;
+  Lessor lessor_;
   ResultRouter results_;
 
   mutable absl::Mutex mu_;
@@ -91,6 +103,7 @@ class StateMachine : public raft::Application {
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   std::multimap<uint64_t, std::function<void()>> applied_waiters_
       ABSL_GUARDED_BY(mu_);
+  std::function<void(int64_t)> revision_observer_ ABSL_GUARDED_BY(mu_);
   // Physical compaction runs on its own thread, in bounded steps, off the
   // apply path (DESIGN.md: no latency spikes from compaction).
   bool compaction_pending_ ABSL_GUARDED_BY(mu_) = false;

@@ -106,6 +106,13 @@ void WriteTxn::WritePut(std::string_view key, std::string value,
   meta.version = prev->has_value() ? (*prev)->version + 1 : 1;
   meta.mod_revision = main;
   meta.lease = lease;
+  const int64_t prev_lease = prev->has_value() ? (*prev)->lease : 0;
+  if (prev_lease != lease) {
+    if (prev_lease != 0) {
+      overlay_->Delete(layout::LeaseKeyIndexKey(prev_lease, key));
+    }
+    if (lease != 0) overlay_->Put(layout::LeaseKeyIndexKey(lease, key), "");
+  }
 
   KeyValue kv;
   kv.set_key(std::string(key));
@@ -123,6 +130,12 @@ void WriteTxn::WritePut(std::string_view key, std::string value,
 }
 
 void WriteTxn::WriteTombstone(std::string_view key) {
+  absl::StatusOr<std::optional<layout::KeyMeta>> prev =
+      LatestMeta(Context(), key);
+  RAFTKV_CHECK(prev.ok());  // Callers read the key just before.
+  if (prev->has_value() && (*prev)->lease != 0) {
+    overlay_->Delete(layout::LeaseKeyIndexKey((*prev)->lease, key));
+  }
   const int64_t main = begin_revision_ + 1;
   const int64_t sub = changes_++;
   overlay_->Delete(layout::CurrentKey(key));
@@ -291,5 +304,33 @@ absl::StatusOr<TxnResponse> WriteTxn::Txn(const TxnRequest& req) {
 }
 
 bool WriteTxn::IsWrite(const TxnRequest& req) { return !IsReadOnly(req); }
+
+absl::StatusOr<int64_t> WriteTxn::RevokeLease(int64_t id) {
+  const std::string record = layout::LeaseKey(id);
+  std::unique_ptr<leveldb::Iterator> it = view_->NewIterator();
+  it->Seek(record);
+  if (!it->Valid() || it->key() != leveldb::Slice(record)) {
+    return LeaseNotFoundError();
+  }
+  const std::string prefix = layout::LeaseKeyIndexKey(id, "");
+  std::vector<std::string> keys;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    keys.emplace_back(it->key().data() + prefix.size(),
+                      it->key().size() - prefix.size());
+  }
+  it.reset();
+  // All of the lease's keys go in one revision, like one DeleteRange.
+  for (const std::string& key : keys) WriteTombstone(key);
+  overlay_->Delete(record);
+  return static_cast<int64_t>(keys.size());
+}
+
+bool LeaseExists(const ReadView& view, int64_t id) {
+  const std::string record = layout::LeaseKey(id);
+  std::unique_ptr<leveldb::Iterator> it = view.NewIterator();
+  it->Seek(record);
+  return it->Valid() && it->key() == leveldb::Slice(record);
+}
 
 }  // namespace raftkv::kv

@@ -36,6 +36,11 @@ class WriteTxn {
   absl::StatusOr<etcdserverpb::TxnResponse> Txn(
       const etcdserverpb::TxnRequest& req);
 
+  // Deletes every key attached to lease `id` (one revision, like a
+  // DeleteRange) and the lease record. Returns the number of keys deleted,
+  // or LeaseNotFoundError().
+  absl::StatusOr<int64_t> RevokeLease(int64_t id);
+
   // Whether `req` has a put or delete in any branch (etcd's !isTxnReadonly).
   static bool IsWrite(const etcdserverpb::TxnRequest& req);
 
@@ -70,6 +75,9 @@ class WriteTxn {
   // Number of changes so far; the next change's sub revision.
   int64_t changes_ = 0;
 };
+
+// Whether lease `id` exists in `view`.
+bool LeaseExists(const ReadView& view, int64_t id);
 
 }  // namespace raftkv::kv
 

@@ -36,6 +36,9 @@ ABSL_FLAG(int64_t, quota_backend_bytes, 2LL << 30,
 ABSL_FLAG(int64_t, max_request_bytes, 1536 * 1024,
           "Maximum client request size in bytes.");
 ABSL_FLAG(int64_t, max_txn_ops, 128, "Maximum operations per transaction.");
+ABSL_FLAG(absl::Duration, lease_checkpoint_interval, absl::Minutes(5),
+          "How often the leader replicates leases' remaining TTLs, so that a "
+          "new leader does not restart long leases from their full TTL.");
 ABSL_FLAG(bool, unsafe_no_read_index, false,
           "TEST ONLY: serve linearizable reads from local state.");
 ABSL_FLAG(bool, unsafe_no_fsync, false,
@@ -181,6 +184,11 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "--max-request-bytes and --max-txn-ops must be positive");
   }
   c.unsafe_no_read_index = absl::GetFlag(FLAGS_unsafe_no_read_index);
+  c.lease_checkpoint_interval = absl::GetFlag(FLAGS_lease_checkpoint_interval);
+  if (c.lease_checkpoint_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--lease-checkpoint-interval must be positive");
+  }
   c.unsafe_no_fsync = absl::GetFlag(FLAGS_unsafe_no_fsync);
   if (absl::Status s = ComputeMembers(&c); !s.ok()) return s;
   return c;

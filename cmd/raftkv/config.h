@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "kv/requestpb.pb.h"
 
 namespace raftkv::cmd {
@@ -31,6 +32,7 @@ struct ServerConfig {
   int64_t quota_backend_bytes = 0;
   int64_t max_request_bytes = 0;
   int64_t max_txn_ops = 0;
+  absl::Duration lease_checkpoint_interval;
   bool unsafe_no_read_index = false;
   bool unsafe_no_fsync = false;
 

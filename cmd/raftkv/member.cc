@@ -10,11 +10,17 @@
 #include <cstring>
 #include <filesystem>
 
+#include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "httplib.h"
 #include "raft/wal/durable_log.h"
+
+ABSL_FLAG(absl::Duration, experimental_watch_progress_notify_interval,
+          absl::Minutes(10),
+          "Period of progress notifications for watchers that ask for them "
+          "(etcd's flag; at least 100ms)");
 
 namespace raftkv::cmd {
 namespace {
@@ -51,6 +57,26 @@ absl::Status CheckListenable(const std::string& url, const std::string& flag) {
 
 }  // namespace
 
+// Counts a received snapshot once its last chunk is durably staged.
+class Member::HandlerProxy::CountingSink : public raft::SnapshotSink {
+ public:
+  CountingSink(std::unique_ptr<raft::SnapshotSink> sink,
+               std::atomic<int64_t>* finished)
+      : sink_(std::move(sink)), finished_(finished) {}
+  absl::Status Write(const std::string& chunk) override {
+    return sink_->Write(chunk);
+  }
+  absl::Status Finish() override {
+    absl::Status s = sink_->Finish();
+    if (s.ok()) ++*finished_;
+    return s;
+  }
+
+ private:
+  std::unique_ptr<raft::SnapshotSink> sink_;
+  std::atomic<int64_t>* finished_;
+};
+
 void Member::HandlerProxy::Receive(raftpb::Message m) {
   if (raft::Node* n = node_.load()) n->Receive(std::move(m));
 }
@@ -58,13 +84,16 @@ void Member::HandlerProxy::ReportUnreachable(uint64_t id) {
   if (raft::Node* n = node_.load()) n->ReportUnreachable(id);
 }
 void Member::HandlerProxy::ReportSnapshot(uint64_t id, bool ok) {
+  if (ok) ++snapshots_sent_;
   if (raft::Node* n = node_.load()) n->ReportSnapshot(id, ok);
 }
 absl::StatusOr<std::unique_ptr<raft::SnapshotSink>>
 Member::HandlerProxy::BeginSnapshot(const raftpb::Message& m) {
   raft::Node* n = node_.load();
   if (n == nullptr) return absl::UnavailableError("raftkv: member starting");
-  return n->BeginSnapshot(m);
+  auto sink = n->BeginSnapshot(m);
+  if (!sink.ok()) return sink.status();
+  return std::make_unique<CountingSink>(std::move(*sink), &snapshots_received_);
 }
 
 Member::Member(const ServerConfig& c) : config_(c) {}
@@ -113,6 +142,17 @@ absl::Status Member::Open() {
     if (absl::Status s = sm_->InstallSnapshot(meta); !s.ok()) return s;
   }
 
+  // The watch hub must hear of every batch the node applies.
+  kv::watch::HubOptions hub_options;
+  hub_options.progress_interval = std::max(
+      absl::Milliseconds(100),
+      absl::GetFlag(FLAGS_experimental_watch_progress_notify_interval));
+  kv::StateMachine* sm_ptr = sm_.get();
+  watch_hub_ = std::make_unique<kv::watch::WatchHub>(
+      [sm_ptr] { return sm_ptr->store(); }, hub_options);
+  sm_->SetRevisionObserver(
+      [hub = watch_hub_.get()](int64_t revision) { hub->Notify(revision); });
+
   transport_ =
       std::make_unique<rpc::PeerTransport>(c.member_id, c.cluster_id, &proxy_);
   peer_service_ =
@@ -159,6 +199,10 @@ absl::Status Member::Open() {
   so.max_request_bytes = c.max_request_bytes;
   so.max_txn_ops = c.max_txn_ops;
   so.unsafe_no_read_index = c.unsafe_no_read_index;
+  so.election_timeout = absl::Milliseconds(c.election_ms);
+  // etcd: the minimum TTL is ceil(1.5 x election timeout), in seconds.
+  so.min_lease_ttl = (3 * c.election_ms + 1999) / 2000;
+  so.lease_checkpoint_interval = c.lease_checkpoint_interval;
   server_ = std::make_unique<rpc::EtcdServer>(so, node_.get(), sm_.get());
   return absl::OkStatus();
 }
@@ -168,6 +212,9 @@ absl::Status Member::StartClientServer() {
   maintenance_service_ =
       std::make_unique<rpc::MaintenanceService>(server_.get());
   cluster_service_ = std::make_unique<rpc::ClusterService>(server_.get());
+  lease_service_ = std::make_unique<rpc::LeaseService>(server_.get());
+  watch_service_ =
+      std::make_unique<rpc::WatchService>(server_.get(), watch_hub_.get());
   grpc::ServerBuilder builder;
   for (const auto& url : config_.listen_client_urls) {
     auto hp = HostPort(url, "--listen-client-urls");
@@ -181,6 +228,8 @@ absl::Status Member::StartClientServer() {
   builder.RegisterService(kv_service_.get());
   builder.RegisterService(maintenance_service_.get());
   builder.RegisterService(cluster_service_.get());
+  builder.RegisterService(lease_service_.get());
+  builder.RegisterService(watch_service_.get());
   client_server_ = builder.BuildAndStart();
   if (!client_server_) {
     return absl::FailedPreconditionError(

@@ -12,12 +12,15 @@
 #include "absl/status/statusor.h"
 #include "cmd/raftkv/config.h"
 #include "kv/state_machine.h"
+#include "kv/watch/watch_hub.h"
 #include "raft/node/node.h"
 #include "rpc/peer/peer_server.h"
 #include "rpc/peer/peer_service.h"
 #include "rpc/peer/peer_transport.h"
 #include "rpc/server/etcd_server.h"
+#include "rpc/server/lease_service.h"
 #include "rpc/server/services.h"
+#include "rpc/server/watch_service.h"
 
 namespace httplib {
 class Server;
@@ -44,8 +47,17 @@ class Member {
     absl::StatusOr<std::unique_ptr<raft::SnapshotSink>> BeginSnapshot(
         const raftpb::Message& m) override;
 
+    // For /metrics: snapshots this member streamed to a follower that
+    // acknowledged them, and complete snapshots it received from a leader.
+    int64_t snapshots_sent() const { return snapshots_sent_; }
+    int64_t snapshots_received() const { return snapshots_received_; }
+
    private:
+    class CountingSink;
+
     std::atomic<raft::Node*> node_{nullptr};
+    std::atomic<int64_t> snapshots_sent_{0};
+    std::atomic<int64_t> snapshots_received_{0};
   };
 
   explicit Member(const ServerConfig& c);
@@ -55,6 +67,8 @@ class Member {
 
   const ServerConfig config_;
   std::unique_ptr<kv::StateMachine> sm_;
+  // Fed by sm_'s revision observer; outlives the client server's calls.
+  std::unique_ptr<kv::watch::WatchHub> watch_hub_;
   HandlerProxy proxy_;
   std::unique_ptr<rpc::PeerTransport> transport_;
   std::unique_ptr<rpc::PeerService> peer_service_;
@@ -64,6 +78,8 @@ class Member {
   std::unique_ptr<rpc::KvService> kv_service_;
   std::unique_ptr<rpc::MaintenanceService> maintenance_service_;
   std::unique_ptr<rpc::ClusterService> cluster_service_;
+  std::unique_ptr<rpc::LeaseService> lease_service_;
+  std::unique_ptr<rpc::WatchService> watch_service_;
   std::unique_ptr<grpc::Server> client_server_;
   std::vector<std::unique_ptr<httplib::Server>> http_;
   std::vector<std::thread> http_threads_;

@@ -24,13 +24,16 @@ EtcdServer::EtcdServer(const ServerOptions& options, raft::Node* node,
       // reuses an id that may still be in the log.
       next_id_((options.member_id << 48) ^
                (static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())) << 20)),
-      readers_(options.read_threads) {
+      readers_(options.read_threads),
+      blocking_(4) {
   publisher_ = std::thread([this] { PublishLoop(); });
+  lessor_thread_ = std::thread([this] { LessorLoop(); });
 }
 
 EtcdServer::~EtcdServer() {
   stopping_ = true;
   publisher_.join();
+  lessor_thread_.join();
 }
 
 uint64_t EtcdServer::NextRequestId() {
@@ -127,6 +130,57 @@ void EtcdServer::FillHeader(etcdserverpb::ResponseHeader* header) const {
   header->set_raft_term(node_->status().term);
   if (header->revision() == 0) {
     header->set_revision(sm_->store()->revision());
+  }
+}
+
+int64_t EtcdServer::NewLeaseId() {
+  // Lease IDs are positive int64 values; the request id generator already
+  // mixes member id, start time and a counter.
+  int64_t id = static_cast<int64_t>(NextRequestId() & 0x7fffffffffffffffULL);
+  return id == 0 ? 1 : id;
+}
+
+void EtcdServer::ResetLeaseCheckpoint(int64_t id) {
+  kvpb::InternalRequest req;
+  kvpb::LeaseRecord* r = req.mutable_lease_checkpoint()->add_leases();
+  r->set_id(id);
+  r->set_remaining_ttl(0);
+  Write(std::move(req), [](const kv::ApplyResult&) {});
+}
+
+void EtcdServer::LessorLoop() {
+  // etcd's leaseRevokeRate: at most 1000 revokes per second.
+  constexpr int kLeaseRevokesPerSecond = 1000;
+  constexpr absl::Duration kTick = absl::Milliseconds(100);
+  constexpr size_t kRevokesPerTick = kLeaseRevokesPerSecond / 10;
+  constexpr size_t kCheckpointBatch = 1000;
+  kv::Lessor& lessor = sm_->lessor();
+  absl::Time next_checkpoint = absl::Now() + options_.lease_checkpoint_interval;
+  while (!stopping_) {
+    absl::SleepFor(kTick);
+    const raft::NodeStatus st = node_->status();
+    const bool leader = st.leader == st.id && st.applied >= st.commit;
+    if (leader && !lessor.is_primary()) {
+      lessor.Promote(options_.election_timeout);
+      next_checkpoint = absl::Now() + options_.lease_checkpoint_interval;
+    } else if (!leader && st.leader != st.id && lessor.is_primary()) {
+      lessor.Demote();
+    }
+    if (!lessor.is_primary()) continue;
+    for (int64_t id :
+         lessor.Expired(kRevokesPerTick, options_.request_timeout)) {
+      kvpb::InternalRequest req;
+      req.mutable_lease_revoke()->set_id(id);
+      Write(std::move(req), [](const kv::ApplyResult&) {});
+    }
+    if (absl::Now() >= next_checkpoint) {
+      next_checkpoint = absl::Now() + options_.lease_checkpoint_interval;
+      kvpb::InternalRequest req;
+      *req.mutable_lease_checkpoint() = lessor.Checkpoint(kCheckpointBatch);
+      if (req.lease_checkpoint().leases_size() > 0) {
+        Write(std::move(req), [](const kv::ApplyResult&) {});
+      }
+    }
   }
 }
 

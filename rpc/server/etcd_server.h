@@ -36,6 +36,12 @@ struct ServerOptions {
   int64_t max_request_bytes = 1536 * 1024;
   int64_t max_txn_ops = 128;
   int read_threads = 2;
+  // Leases: the minimum TTL (etcd: ceil(1.5 x election timeout) seconds),
+  // the leader's election extension on promotion, and how often the leader
+  // checkpoints remaining TTLs through Raft.
+  int64_t min_lease_ttl = 2;
+  absl::Duration election_timeout = absl::Seconds(1);
+  absl::Duration lease_checkpoint_interval = absl::Minutes(5);
   // Test-only (jepsen's test of the tests): serve linearizable reads from
   // local state without ReadIndex.
   bool unsafe_no_read_index = false;
@@ -63,6 +69,14 @@ class EtcdServer {
   void ChangeMembership(raftpb::ConfChange cc, kvpb::Member member,
                         DoneCallback done);
 
+  // A fresh positive lease ID (for grants that ask the server to choose).
+  int64_t NewLeaseId();
+  // Replicates "lease `id` has its full TTL again" (see Lessor::Renew).
+  void ResetLeaseCheckpoint(int64_t id);
+  // Runs fn on the worker pool (for work that may block, e.g. forwarding to
+  // the leader).
+  void RunBlocking(std::function<void()> fn) { blocking_.Run(std::move(fn)); }
+
   // done(OK) once `leader` leads, or a timeout error.
   void AwaitLeader(uint64_t leader, DoneCallback done);
 
@@ -78,6 +92,10 @@ class EtcdServer {
   void ArmTimeout(uint64_t id);
   void PollLeader(uint64_t leader, absl::Time deadline, DoneCallback done);
   void PublishLoop();
+  // The leader's lease duties (thread "lessor"): promote/demote the Lessor
+  // on leadership changes, revoke expired leases (at most
+  // kLeaseRevokesPerSecond), checkpoint remaining TTLs.
+  void LessorLoop();
 
   const ServerOptions options_;
   raft::Node* const node_;
@@ -85,9 +103,12 @@ class EtcdServer {
   std::atomic<uint64_t> next_id_;
   TimerQueue timers_;
   Executor readers_;
+  // Work that may wait on another member (lease forwarding).
+  Executor blocking_;
   // Announces this member's name and client URLs once (thread "publish").
   std::atomic<bool> stopping_{false};
   std::thread publisher_;
+  std::thread lessor_thread_;
 };
 
 // etcd's error for a request that did not finish in time.
