@@ -328,6 +328,7 @@ LinearizabilityReport CheckRegister(const std::vector<Op>& history,
     }
   }
   LinearizabilityReport report;
+  int invalid_keys = 0;
   for (const auto& [key, ops] : by_key) {
     LinearizabilityOptions o = options;
     o.timeout =
@@ -338,6 +339,12 @@ LinearizabilityReport CheckRegister(const std::vector<Op>& history,
     if (r.verdict == Verdict::kValid) continue;
     if (r.verdict == Verdict::kInvalid) {
       report.verdict = Verdict::kInvalid;
+      report.failures.push_back(std::move(r));
+      if (++invalid_keys >= options.max_invalid_keys) {
+        report.stopped_early = true;
+        break;
+      }
+      continue;
     } else if (report.verdict == Verdict::kValid) {
       report.verdict = Verdict::kUnknown;
     }
@@ -350,7 +357,11 @@ LinearizabilityReport CheckRegister(const std::vector<Op>& history,
 std::string LinearizabilityReport::Describe() const {
   std::string out = absl::StrCat("linearizable: ", VerdictName(verdict), " (",
                                  keys, " keys, ", ops, " ops, ",
-                                 absl::FormatDuration(elapsed), ")\n");
+                                 absl::FormatDuration(elapsed),
+                                 stopped_early ? "; stopped after the first "
+                                                 "invalid keys"
+                                               : "",
+                                 ")\n");
   for (const KeyResult& r : failures) {
     absl::StrAppend(&out, "key ", r.key, ": ", VerdictName(r.verdict), " (",
                     r.ops, " ops, ", r.states_visited, " states)\n");

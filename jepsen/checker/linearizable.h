@@ -46,6 +46,11 @@ struct LinearizabilityOptions {
   int64_t max_states = 20'000'000;
   // Whole check: give up with kUnknown after this long.
   absl::Duration timeout = absl::Seconds(120);
+  // Per key: give up with kUnknown after this long.
+  absl::Duration key_timeout = absl::Seconds(10);
+  // Stop after this many invalid keys (the verdict is settled; each
+  // counter-example costs a window search).
+  int max_invalid_keys = 3;
   // Largest counter-example window to search for (larger ones are reported
   // as the whole prefix up to the failing operation).
   int max_window = 400;
@@ -72,6 +77,7 @@ struct LinearizabilityReport {
   int64_t ops = 0;
   std::vector<KeyResult> failures;  // invalid and unknown keys
   absl::Duration elapsed;
+  bool stopped_early = false;  // max_invalid_keys reached
   // A human-readable explanation (counter-examples included).
   std::string Describe() const;
 };

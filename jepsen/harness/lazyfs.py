@@ -3,8 +3,9 @@
 Reads the journal written by lazyfs/lazyfs.cc (LD_PRELOAD): for each file,
 the writes after its last completed fsync/fdatasync are unsynced. Those byte
 ranges are zeroed (below the synced size: a WAL writes into preallocated,
-zeroed space), and the file is cut back to its size at the last sync (0 if
-it was never synced). Files renamed or deleted since are left alone.
+zeroed space), and the file is cut back to its size at the last sync (if it was
+never synced under this name — say written as x.tmp, synced, renamed — to
+the offset of its first unsynced write). Files renamed or deleted since are left alone.
 """
 import os
 
@@ -28,7 +29,9 @@ def revert(journal):
     for path, writes in pending.items():
         if not writes or not os.path.exists(path):
             continue
-        size = synced.get(path, 0)
+        # Never synced under this name (e.g. written and synced as x.tmp,
+        # then renamed): keep what precedes the first unsynced write.
+        size = synced.get(path, min(off for off, _ in writes))
         with open(path, "r+b") as f:
             for off, n in writes:
                 end = min(off + n, size)

@@ -71,13 +71,23 @@ def main():
     if os.geteuid() != 0:
         print("jepsen: needs root (network namespaces, iptables)")
         return 2
+    # One run at a time per machine (runs share the rkvj* names), also
+    # across separate ctest or shell invocations.
+    import fcntl
+    lock = open("/tmp/rkvj-jepsen.lock", "w")
     if args.cleanup:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            print("jepsen: a run is in progress; not cleaning up")
+            return 2
         net.cleanup()
         print("jepsen: removed rkvj* namespaces and their processes")
         return 0
     if not net.available():
         print("jepsen: network namespaces unavailable here")
         return 2
+    fcntl.flock(lock, fcntl.LOCK_EX)
     kinds = [] if args.nemesis == "none" else args.nemesis.split(",")
     for k in kinds:
         if k not in KINDS:
@@ -89,6 +99,7 @@ def main():
         server = args.raftkv_bin or find(args.build, "cmd/raftkv", "build")
     else:
         server = shutil.which("etcd")
+    dead, healthy = [], False
     if not (worker and checker and server):
         print(f"jepsen: missing binary (worker={worker} check={checker} "
               f"server={server}); build jepsen-worker jepsen-check raftkv")
@@ -142,8 +153,10 @@ def main():
         nemesis.start()
         rc = w.wait()
         nemesis.stop()
-        healthy = cluster.wait_healthy(30)
-        if args.workload == "set":
+        time.sleep(2)
+        dead = [i for i in range(1, args.nodes + 1) if not cluster.alive(i)]
+        healthy = not dead and cluster.wait_healthy(30)
+        if args.workload == "set" and not dead:
             subprocess.run(common + ["--final_read"])
         cleanup()
         if rc != 0:
@@ -172,8 +185,16 @@ def main():
                     "server_flags": args.server_flag, "seed": args.seed,
                     "lose_unsynced": args.lose_unsynced,
                     "ops": sum(counts.values()), "outcomes": counts,
-                    "healthy_after": healthy,
+                    "healthy_after": healthy, "dead_members": dead,
                     "date": time.strftime("%Y-%m-%d %H:%M:%S")})
+    if dead:
+        # Every fault was healed and killed members restarted: a member that
+        # cannot come back (e.g. refuses its own WAL) lost or broke state.
+        verdict["history_verdict"] = verdict["verdict"]
+        verdict["verdict"] = "invalid"
+        verdict["reason"] = (f"members {dead} exited after the faults healed "
+                             "(see logs/)")
+        print(f"jepsen: members {dead} did not survive recovery")
     with open(os.path.join(run_dir, "verdict.json"), "w") as f:
         json.dump(verdict, f, indent=1)
     report.latency_svg(run_dir, f"{name}: {verdict['verdict']}")
