@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 
 #include "absl/strings/numbers.h"
@@ -167,6 +168,7 @@ TEST(SimHunt, DetectionRate) {
   for (int knob = 0; knob < 3; ++knob) {
     if (only < 3 && knob != only) continue;
     uint64_t caught = 0, first = 0;
+    std::map<std::string, int> by_check;  // first words of the violation
     for (uint64_t seed = 1; seed <= n; ++seed) {
       SimOptions o;
       o.seed = seed;
@@ -176,15 +178,21 @@ TEST(SimHunt, DetectionRate) {
       o.knobs.unsafe_commit_previous_term = knob == 0;
       o.knobs.unsafe_vote_without_log_check = knob == 1;
       o.knobs.unsafe_read_index_without_heartbeat = knob == 2;
-      if (RunSimulation(o).violation) {
+      SimResult r = RunSimulation(o);
+      if (r.violation) {
         ++caught;
         if (first == 0) first = seed;
+        ++by_check[r.violation->substr(0, r.violation->find(':'))];
       }
     }
+
     std::printf("knob %d: caught by %llu of %llu seeds (first: seed %llu)\n",
                 knob, static_cast<unsigned long long>(caught),
                 static_cast<unsigned long long>(n),
                 static_cast<unsigned long long>(first));
+    for (const auto& [check, count] : by_check) {
+      std::printf("  %s: %d\n", check.c_str(), count);
+    }
   }
 }
 
