@@ -148,9 +148,16 @@ void Simulation::FaultPeriod() {
   // ticks, leaving entries replicated to a minority: the Figure 8
   // pattern); and partition churn (partitions and heals in quick
   // succession, which deposes leaders without telling them).
-  enum Profile { kMixed, kLeaderChurn, kLeaderKill, kPartitionChurn };
-  Profile profile = PickOne<Profile>(
-      rng_, {kMixed, kMixed, kLeaderChurn, kLeaderKill, kPartitionChurn});
+  enum Profile {
+    kMixed,
+    kLeaderChurn,
+    kLeaderKill,
+    kPartitionChurn,
+    kLeaderIsolation
+  };
+  Profile profile =
+      PickOne<Profile>(rng_, {kMixed, kMixed, kLeaderChurn, kLeaderKill,
+                              kPartitionChurn, kLeaderIsolation});
   if (options_.profile >= 0) profile = static_cast<Profile>(options_.profile);
   NetworkFaults f;
   f.drop = PickOne<double>(rng_, {0, 0.01, 0.05, 0.2});
@@ -193,6 +200,21 @@ void Simulation::FaultPeriod() {
     r.campaign = 0.01;
     r.partition = 0;
     r.conf_change = 0;
+  } else if (profile == kLeaderIsolation) {
+    // Leaders are cut off every few ticks, at random points of their
+    // replication: what they appended but did not replicate stays on them,
+    // and what they committed may not have reached a majority with an entry
+    // of their own term.
+    name = "leader-isolation";
+    f.drop = PickOne<double>(rng_, {0, 0.05});
+    f.max_delay = PickOne<uint64_t>(rng_, {2, 8});
+    crash_in_ready = 0.01;
+    r.isolate_leader = 0.03;
+    r.heal = 0.03;
+    r.partition = 0;
+    r.crash = 0.003;
+    r.restart = 0.02;
+    r.campaign = 0.005;
   } else if (profile == kPartitionChurn) {
     name = "partition-churn";
     r.partition = 0.02 * s;

@@ -43,6 +43,7 @@ void Workload::Step(const ActionRates& r) {
   if (Chance(r.crash)) Crash(r.leader_bias);
   if (Chance(r.restart)) Restart();
   if (Chance(r.partition)) Partition();
+  if (Chance(r.isolate_leader)) IsolateLeader();
   if (Chance(r.heal)) network_->Heal();
   if (Chance(r.transfer)) Transfer();
   if (Chance(r.campaign)) Campaign();
@@ -138,6 +139,15 @@ void Workload::Partition() {
       network_->PartitionSymmetric(a, b);
     }
   }
+  ++stats_.partitions;
+}
+
+void Workload::IsolateLeader() {
+  Node* leader = cluster_->Leader();
+  if (!leader) return;
+  std::vector<uint64_t> rest = AllIds();
+  rest.erase(std::remove(rest.begin(), rest.end(), leader->id), rest.end());
+  network_->PartitionSymmetric({leader->id}, rest);
   ++stats_.partitions;
 }
 

@@ -30,6 +30,7 @@ struct ActionRates {
   double leader_bias = 0.5;  // probability that a crash targets the leader
   double restart = 0;
   double partition = 0;
+  double isolate_leader = 0;  // cut the leader off from everyone
   double heal = 0;
   double transfer = 0;
   double campaign = 0;
@@ -65,6 +66,7 @@ class Workload {
   void Crash(double leader_bias);
   void Restart();
   void Partition();
+  void IsolateLeader();
   void Transfer();
   void Campaign();
   void ChangeMembership();
