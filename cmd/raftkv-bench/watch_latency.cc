@@ -130,6 +130,10 @@ class WatchStream
     return status_;
   }
   int created() const { return created_.load(); }
+  bool ended() {
+    absl::MutexLock lock(&mu_);
+    return done_;
+  }
   int64_t received() const { return received_.load(); }
 
  private:
@@ -179,10 +183,35 @@ WatchLatencyResult RunWatchLatency(const WatchLatencyOptions& options) {
     for (auto& ws : watch_streams) created += ws->created();
     return created >= options.watchers;
   };
-  while (!all_created() && absl::Now() < created_deadline) {
+  auto any_ended = [&] {
+    for (auto& ws : watch_streams) {
+      if (ws->ended()) return true;
+    }
+    return false;
+  };
+  while (!all_created() && !any_ended() && absl::Now() < created_deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  if (!all_created()) result.first_error = "watchers not created in 10s";
+  if (!all_created()) {
+    // E.g. UNIMPLEMENTED from a server without the Watch service: report
+    // the stream's error and skip the puts.
+    for (auto& ws : watch_streams) ws->Cancel();
+    std::vector<absl::Duration> none;
+    for (auto& ws : watch_streams) {
+      grpc::Status st = ws->Wait(&none);
+      if (!st.ok() && st.error_code() != grpc::StatusCode::CANCELLED &&
+          result.first_error.empty()) {
+        result.first_error = absl::StrCat("watch stream: ", st.error_code(),
+                                          " ", st.error_message());
+      }
+    }
+    if (result.first_error.empty()) {
+      result.first_error = "watchers not created in 10s";
+    }
+    result.events =
+        Summarize("watch-latency", {}, options.watchers, absl::ZeroDuration());
+    return result;
+  }
 
   WatchedPuts puts(key, options.val_size, &times);
   LoadOptions put_options = options.puts;
