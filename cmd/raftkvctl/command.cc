@@ -98,6 +98,7 @@ const std::vector<Command>& AllCommands() {
       {"member list", RegisterNoFlags, RunMemberList},
       {"endpoint status", RegisterNoFlags, RunEndpointStatus},
       {"endpoint health", RegisterNoFlags, RunEndpointHealth},
+      {"watch", RegisterWatchFlags, RunWatch},
   };
   return *commands;
 }

@@ -98,6 +98,8 @@ void RegisterNoFlags(FlagSet& flags);
 int RunMemberList(Context& ctx, const std::vector<std::string>& args);
 int RunEndpointStatus(Context& ctx, const std::vector<std::string>& args);
 int RunEndpointHealth(Context& ctx, const std::vector<std::string>& args);
+void RegisterWatchFlags(FlagSet& flags);
+int RunWatch(Context& ctx, const std::vector<std::string>& args);
 
 }  // namespace raftkv::ctl
 
