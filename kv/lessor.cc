@@ -17,7 +17,7 @@ void Lessor::Reset(const std::vector<kvpb::LeaseRecord>& records) {
     if (primary_) {
       const int64_t left =
           lease.remaining_ttl > 0 ? lease.remaining_ttl : lease.ttl;
-      lease.expiry = absl::Now() + absl::Seconds(left);
+      lease.expiry = clock_() + absl::Seconds(left);
     }
     leases_[r.id()] = lease;
   }
@@ -27,7 +27,7 @@ void Lessor::Granted(int64_t id, int64_t ttl) {
   absl::MutexLock l(&mu_);
   Lease lease;
   lease.ttl = ttl;
-  if (primary_) lease.expiry = absl::Now() + absl::Seconds(ttl);
+  if (primary_) lease.expiry = clock_() + absl::Seconds(ttl);
   leases_[id] = lease;
 }
 
@@ -47,7 +47,7 @@ void Lessor::Checkpointed(const kvpb::LeaseCheckpoint& cp) {
 void Lessor::Promote(absl::Duration extend) {
   absl::MutexLock l(&mu_);
   primary_ = true;
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_();
   for (auto& [id, lease] : leases_) {
     const int64_t left =
         lease.remaining_ttl > 0 ? lease.remaining_ttl : lease.ttl;
@@ -67,12 +67,13 @@ bool Lessor::is_primary() const {
   return primary_;
 }
 
-int64_t Lessor::Renew(int64_t id, bool* reset_checkpoint) {
+absl::StatusOr<int64_t> Lessor::Renew(int64_t id, bool* reset_checkpoint) {
   absl::MutexLock l(&mu_);
   *reset_checkpoint = false;
+  if (!primary_) return absl::FailedPreconditionError("lessor: not primary");
   auto it = leases_.find(id);
-  if (it == leases_.end() || !primary_) return 0;
-  it->second.expiry = absl::Now() + absl::Seconds(it->second.ttl);
+  if (it == leases_.end()) return 0;
+  it->second.expiry = clock_() + absl::Seconds(it->second.ttl);
   *reset_checkpoint = it->second.remaining_ttl > 0;
   return it->second.ttl;
 }
@@ -84,8 +85,10 @@ Lessor::TimeToLive Lessor::Remaining(int64_t id) const {
   if (it == leases_.end()) return out;
   out.granted = it->second.ttl;
   if (primary_) {
-    const double left = absl::ToDoubleSeconds(it->second.expiry - absl::Now());
-    out.remaining = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(left)));
+    const double left = absl::ToDoubleSeconds(it->second.expiry - clock_());
+    // Truncated, as etcd reports it (int64(Remaining().Seconds())): right
+    // after a grant of 60 s, etcdctl shows remaining(59s) on both.
+    out.remaining = std::max<int64_t>(0, static_cast<int64_t>(left));
   } else {
     out.remaining = it->second.remaining_ttl > 0 ? it->second.remaining_ttl
                                                  : it->second.ttl;
@@ -104,7 +107,7 @@ std::vector<int64_t> Lessor::Expired(size_t limit, absl::Duration retry) {
   absl::MutexLock l(&mu_);
   std::vector<int64_t> out;
   if (!primary_) return out;
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_();
   for (auto& [id, lease] : leases_) {
     if (out.size() >= limit) break;
     if (lease.expiry > now || now - lease.revoke_proposed < retry) continue;
@@ -114,12 +117,13 @@ std::vector<int64_t> Lessor::Expired(size_t limit, absl::Duration retry) {
   return out;
 }
 
-kvpb::LeaseCheckpoint Lessor::Checkpoint(size_t limit) const {
+kvpb::LeaseCheckpoint Lessor::Checkpoint(size_t limit, int64_t after_id) const {
   absl::MutexLock l(&mu_);
   kvpb::LeaseCheckpoint cp;
   if (!primary_) return cp;
-  const absl::Time now = absl::Now();
-  for (const auto& [id, lease] : leases_) {
+  const absl::Time now = clock_();
+  for (auto it = leases_.upper_bound(after_id); it != leases_.end(); ++it) {
+    const auto& [id, lease] = *it;
     if (static_cast<size_t>(cp.leases_size()) >= limit) break;
     const double left = absl::ToDoubleSeconds(lease.expiry - now);
     if (left <= 0) continue;

@@ -17,11 +17,15 @@
 #define RAFTKV_KV_LESSOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "kv/requestpb.pb.h"
 
@@ -32,6 +36,10 @@ inline constexpr int64_t kMaxLeaseTtl = 9'000'000'000;
 
 class Lessor {
  public:
+  // `clock` is the time source (tests pass a manual clock).
+  explicit Lessor(std::function<absl::Time()> clock = absl::Now)
+      : clock_(std::move(clock)) {}
+
   // Replaces the table (at startup and after installing a snapshot).
   void Reset(const std::vector<kvpb::LeaseRecord>& records);
 
@@ -49,7 +57,11 @@ class Lessor {
   // Sets *reset_checkpoint when the lease carries a checkpointed remaining
   // TTL: the caller must then replicate a checkpoint of 0 ("full TTL"), or a
   // new leader would expire the just-renewed lease after the old remainder.
-  int64_t Renew(int64_t id, bool* reset_checkpoint);
+  // Errors: FailedPrecondition "lessor: not primary" before Promote (a new
+  // leader has not promoted yet): the caller must wait or retry, never
+  // answer TTL 0, which a client takes for "lease gone" (etcd's
+  // ErrNotPrimary).
+  absl::StatusOr<int64_t> Renew(int64_t id, bool* reset_checkpoint);
   // Remaining seconds (leader: by its clock; follower: the checkpointed or
   // full TTL), and the granted TTL; nullopt-like -1 when unknown.
   struct TimeToLive {
@@ -61,8 +73,10 @@ class Lessor {
   // Leader: up to `limit` leases whose expiry has passed and whose revoke
   // was not proposed within the last `retry` (revokes can be lost).
   std::vector<int64_t> Expired(size_t limit, absl::Duration retry);
-  // Leader: remaining TTLs of up to `limit` leases, for a checkpoint.
-  kvpb::LeaseCheckpoint Checkpoint(size_t limit) const;
+  // Leader: remaining TTLs of up to `limit` leases with IDs above
+  // `after_id`, in ID order, for a checkpoint (callers page through all
+  // leases by passing the last ID of the previous batch).
+  kvpb::LeaseCheckpoint Checkpoint(size_t limit, int64_t after_id = 0) const;
 
  private:
   struct Lease {
@@ -72,6 +86,7 @@ class Lessor {
     absl::Time revoke_proposed = absl::InfinitePast();
   };
 
+  const std::function<absl::Time()> clock_;
   mutable absl::Mutex mu_;
   std::map<int64_t, Lease> leases_ ABSL_GUARDED_BY(mu_);
   bool primary_ ABSL_GUARDED_BY(mu_) = false;

@@ -175,10 +175,17 @@ void EtcdServer::LessorLoop() {
     }
     if (absl::Now() >= next_checkpoint) {
       next_checkpoint = absl::Now() + options_.lease_checkpoint_interval;
-      kvpb::InternalRequest req;
-      *req.mutable_lease_checkpoint() = lessor.Checkpoint(kCheckpointBatch);
-      if (req.lease_checkpoint().leases_size() > 0) {
+      // Every lease, in batches of kCheckpointBatch (one entry each).
+      int64_t after = 0;
+      for (;;) {
+        kvpb::InternalRequest req;
+        *req.mutable_lease_checkpoint() =
+            lessor.Checkpoint(kCheckpointBatch, after);
+        const int n = req.lease_checkpoint().leases_size();
+        if (n == 0) break;
+        after = req.lease_checkpoint().leases(n - 1).id();
         Write(std::move(req), [](const kv::ApplyResult&) {});
+        if (static_cast<size_t>(n) < kCheckpointBatch) break;
       }
     }
   }

@@ -90,10 +90,23 @@ absl::StatusOr<LeaseKeepAliveResponse> LeaseService::KeepAliveOnce(int64_t id) {
   const raft::NodeStatus st = node.status();
   LeaseKeepAliveResponse resp;
   if (st.leader == st.id) {
+    // A new leader promotes its lessor only once it has applied its log
+    // (LessorLoop, within a tick): until then wait, and if that takes too
+    // long make the client retry. Answering TTL 0 instead would tell the
+    // client that the lease is gone (clientv3 then stops keeping it alive)
+    // although it will live on.
+    kv::Lessor& lessor = server_->state_machine().lessor();
+    const absl::Time deadline =
+        absl::Now() + server_->options().election_timeout;
     bool reset_checkpoint = false;
+    absl::StatusOr<int64_t> ttl = lessor.Renew(id, &reset_checkpoint);
+    while (!ttl.ok() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+      ttl = lessor.Renew(id, &reset_checkpoint);
+    }
+    if (!ttl.ok()) return absl::UnavailableError("etcdserver: leader changed");
     resp.set_id(id);
-    resp.set_ttl(
-        server_->state_machine().lessor().Renew(id, &reset_checkpoint));
+    resp.set_ttl(*ttl);
     if (reset_checkpoint) server_->ResetLeaseCheckpoint(id);
     server_->FillHeader(resp.mutable_header());
     return resp;
