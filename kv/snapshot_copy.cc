@@ -123,6 +123,9 @@ class StoreSink : public raft::SnapshotSink {
     if (!out) {
       return absl::InternalError(absl::StrCat("cannot write ", members_path_));
     }
+    // The copy is complete: the destructor must keep it for InstallSnapshot
+    // (the peer service drops the sink right after Finish()).
+    finished_ = true;
     return absl::OkStatus();
   }
 
