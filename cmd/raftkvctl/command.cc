@@ -98,6 +98,11 @@ const std::vector<Command>& AllCommands() {
       {"member list", RegisterNoFlags, RunMemberList},
       {"endpoint status", RegisterNoFlags, RunEndpointStatus},
       {"endpoint health", RegisterNoFlags, RunEndpointHealth},
+      {"lease grant", RegisterNoFlags, RunLeaseGrant},
+      {"lease revoke", RegisterNoFlags, RunLeaseRevoke},
+      {"lease timetolive", RegisterLeaseTimeToLiveFlags, RunLeaseTimeToLive},
+      {"lease list", RegisterNoFlags, RunLeaseList},
+      {"lease keep-alive", RegisterLeaseKeepAliveFlags, RunLeaseKeepAlive},
       {"watch", RegisterWatchFlags, RunWatch},
   };
   return *commands;

@@ -98,6 +98,13 @@ void RegisterNoFlags(FlagSet& flags);
 int RunMemberList(Context& ctx, const std::vector<std::string>& args);
 int RunEndpointStatus(Context& ctx, const std::vector<std::string>& args);
 int RunEndpointHealth(Context& ctx, const std::vector<std::string>& args);
+void RegisterLeaseTimeToLiveFlags(FlagSet& flags);
+void RegisterLeaseKeepAliveFlags(FlagSet& flags);
+int RunLeaseGrant(Context& ctx, const std::vector<std::string>& args);
+int RunLeaseRevoke(Context& ctx, const std::vector<std::string>& args);
+int RunLeaseTimeToLive(Context& ctx, const std::vector<std::string>& args);
+int RunLeaseList(Context& ctx, const std::vector<std::string>& args);
+int RunLeaseKeepAlive(Context& ctx, const std::vector<std::string>& args);
 void RegisterWatchFlags(FlagSet& flags);
 int RunWatch(Context& ctx, const std::vector<std::string>& args);
 
