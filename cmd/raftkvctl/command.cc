@@ -47,8 +47,9 @@ Context::Context(GlobalFlags globals) : globals_(std::move(globals)) {
   command_timeout_ =
       ParseDurationOrDie("command-timeout", globals_.command_timeout);
   const std::string& w = globals_.write_out;
+  // jsonl: one JSON object per event, watch only (watch_command.cc).
   if (w != "simple" && w != "json" && w != "table" && w != "fields" &&
-      w != "protobuf") {
+      w != "protobuf" && w != "jsonl") {
     ExitWithError(kExitBadFeature, "unknown output format \"" + w + "\"");
   }
 }
