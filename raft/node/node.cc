@@ -72,12 +72,15 @@ void Node::Propose(std::string data, ErrorCallback on_error) {
   in.kind = Input::Kind::kPropose;
   in.data = std::move(data);
   in.on_error = std::move(on_error);
-  absl::MutexLock l(&mu_);
-  if (stopping_) {
-    in.on_error(absl::UnavailableError("etcdserver: server stopped"));
-    return;
+  {
+    absl::MutexLock l(&mu_);
+    if (!stopping_) {
+      inbox_.push_back(std::move(in));
+      return;
+    }
   }
-  inbox_.push_back(std::move(in));
+  // Callbacks never run under mu_: they may call back into the Node.
+  in.on_error(absl::UnavailableError("etcdserver: server stopped"));
 }
 
 void Node::ProposeConfChange(raftpb::ConfChange cc, ErrorCallback on_error) {
@@ -90,12 +93,14 @@ void Node::ProposeConfChange(raftpb::ConfChange cc, ErrorCallback on_error) {
 }
 
 void Node::ReadIndex(ReadCallback done) {
-  absl::MutexLock l(&mu_);
-  if (stopping_) {
-    done(absl::UnavailableError("etcdserver: server stopped"));
-    return;
+  {
+    absl::MutexLock l(&mu_);
+    if (!stopping_) {
+      reads_waiting_.push_back(std::move(done));
+      return;
+    }
   }
-  reads_waiting_.push_back(std::move(done));
+  done(absl::UnavailableError("etcdserver: server stopped"));
 }
 
 void Node::TransferLeadership(uint64_t transferee) {
