@@ -58,6 +58,18 @@ class Workload {
                      Done done) = 0;
 };
 
+// The completion callback for a heap-allocated `call` (context, request,
+// response) of a Workload: frees the call first and then reports, so that
+// once the run's last Done returns, nothing of the workload is touched again
+// and RunLoad may return and the caller destroy channels and workload.
+template <typename Call>
+auto Finisher(Call* call, Workload::Done done, int kind) {
+  return [call, done = std::move(done), kind](grpc::Status status) {
+    delete call;
+    done(status, kind);
+  };
+}
+
 struct LoadResult {
   Summary total;
   std::vector<Summary> by_kind;  // one per Workload::kinds(), in order

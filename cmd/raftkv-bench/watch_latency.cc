@@ -58,10 +58,7 @@ class WatchedPuts : public Workload {
     call->request.set_value(std::move(value));
     times_->Set(seq, absl::Now());
     kv->async()->Put(&call->context, &call->request, &call->response,
-                     [call, done](grpc::Status status) {
-                       done(status, 0);
-                       delete call;
-                     });
+                     Finisher(call, done, 0));
   }
 
  private:

@@ -74,10 +74,7 @@ class PutWorkload : public Workload {
     call->request.set_key(gen_.Key(client, seq));
     call->request.set_value(gen_.Value(client));
     kv->async()->Put(&call->context, &call->request, &call->response,
-                     [call, done](grpc::Status status) {
-                       done(status, 0);
-                       delete call;
-                     });
+                     Finisher(call, done, 0));
   }
 
  private:
@@ -98,10 +95,7 @@ class RangeWorkload : public Workload {
     call->request.set_range_end(range_end_);
     call->request.set_serializable(serializable_);
     kv->async()->Range(&call->context, &call->request, &call->response,
-                       [call, done](grpc::Status status) {
-                         done(status, 0);
-                         delete call;
-                       });
+                       Finisher(call, done, 0));
   }
 
  private:
@@ -127,10 +121,7 @@ class TxnPutWorkload : public Workload {
       put->set_value(gen_.Value(client));
     }
     kv->async()->Txn(&call->context, &call->request, &call->response,
-                     [call, done](grpc::Status status) {
-                       done(status, 0);
-                       delete call;
-                     });
+                     Finisher(call, done, 0));
   }
 
  private:
@@ -156,20 +147,14 @@ class MixedWorkload : public Workload {
       call->request.set_key(gen_.Key(client, seq));
       call->request.set_serializable(serializable_);
       kv->async()->Range(&call->context, &call->request, &call->response,
-                         [call, done](grpc::Status status) {
-                           done(status, 0);
-                           delete call;
-                         });
+                         Finisher(call, done, 0));
       return;
     }
     auto* call = NewCall<etcdserverpb::PutRequest, etcdserverpb::PutResponse>();
     call->request.set_key(gen_.Key(client, seq));
     call->request.set_value(gen_.Value(client));
     kv->async()->Put(&call->context, &call->request, &call->response,
-                     [call, done](grpc::Status status) {
-                       done(status, 1);
-                       delete call;
-                     });
+                     Finisher(call, done, 1));
   }
 
  private:
