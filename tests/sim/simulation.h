@@ -27,7 +27,8 @@ struct SimOptions {
   raft::TestingKnobs knobs;
   int fault_periods = 3;
   // Forces every fault period to one nemesis profile (0 mixed, 1 leader
-  // churn, 2 leader kill, 3 partition churn); -1 draws one per period.
+  // churn, 2 leader kill, 3 partition churn, 4 leader isolation); -1 draws
+  // one per period.
   int profile = -1;
   // See Checker::set_check_commit_rule.
   bool check_commit_rule = true;
