@@ -3,7 +3,8 @@
 //                         linearizable read completes within 1 s, else 503
 //   GET /livez            200 while the member runs (no Raft round trip)
 //   GET /version          etcd's API level and raftkv's own version
-//   GET /metrics          Prometheus text: leader, sizes, memory
+//   GET /metrics          Prometheus text: leader, sizes, memory, snapshots
+//                         sent to followers / received from a leader
 #include <unistd.h>
 
 #include <fstream>
@@ -71,8 +72,9 @@ absl::Status Member::StartHttp() {
     http->Get("/version", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(kVersionJson, "application/json");
     });
-    http->Get("/metrics", [server](const httplib::Request&,
-                                   httplib::Response& res) {
+    const HandlerProxy* proxy = &proxy_;
+    http->Get("/metrics", [server, proxy](const httplib::Request&,
+                                          httplib::Response& res) {
       const raft::NodeStatus st = server->node().status();
       std::string out;
       absl::StrAppend(&out, "etcd_server_has_leader ", st.leader != 0 ? 1 : 0,
@@ -87,6 +89,10 @@ absl::Status Member::StartHttp() {
                       "\n");
       absl::StrAppend(&out, "process_resident_memory_bytes ", ResidentBytes(),
                       "\n");
+      absl::StrAppend(&out, "raftkv_snapshots_sent_total ",
+                      proxy->snapshots_sent(), "\n");
+      absl::StrAppend(&out, "raftkv_snapshots_received_total ",
+                      proxy->snapshots_received(), "\n");
       res.set_content(out, "text/plain; version=0.0.4");
     });
     // Other methods on these paths: 405, as etcd answers.

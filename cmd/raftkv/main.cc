@@ -1,6 +1,8 @@
 // raftkv: a member of a Raft-replicated, etcd-v3-compatible key-value store.
 // Takes etcd's flag names; with no flags it runs a one-member cluster on
 // 127.0.0.1:2379 (clients) and :2380 (peers) with data in ./default.raftkv.
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
 
@@ -9,18 +11,19 @@
 #include "cmd/raftkv/config.h"
 #include "cmd/raftkv/member.h"
 
-namespace {
-
-raftkv::cmd::Member* g_member = nullptr;
-
-void OnSignal(int) {
-  // Shutdown only sets a flag under a mutex the main thread waits on.
-  if (g_member != nullptr) g_member->Shutdown();
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
+  // SIGINT and SIGTERM are taken synchronously (sigwait below), not by a
+  // handler: a handler that locks the member's mutex runs on whatever thread
+  // the signal interrupts — often the main thread inside Member::Wait(),
+  // which holds that mutex — and absl's deadlock detector then aborts the
+  // process ("Acquiring absl::Mutex while holding" it) instead of a clean
+  // stop. Blocked here, before any thread starts, so every thread inherits
+  // the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   absl::SetProgramUsageMessage(
       "raftkv [--name NAME] [--data-dir DIR] [--listen-client-urls URLS] "
       "[--initial-cluster NAME=URL,...] ... (etcd's flag names)");
@@ -54,12 +57,10 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>(config->cluster_id),
                config->listen_client_urls[0].c_str(),
                config->listen_peer_urls[0].c_str(), config->data_dir.c_str());
-  g_member = member->get();
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  (*member)->Wait();
-  std::fprintf(stderr, "raftkv: member %s stopping\n", config->name.c_str());
-  g_member = nullptr;
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  std::fprintf(stderr, "raftkv: member %s stopping (signal %d)\n",
+               config->name.c_str(), sig);
   member->reset();
   return 0;
 }

@@ -239,16 +239,6 @@ absl::Status Member::StartClientServer() {
   return absl::OkStatus();
 }
 
-void Member::Wait() {
-  absl::MutexLock l(&mu_);
-  mu_.Await(absl::Condition(&shutdown_));
-}
-
-void Member::Shutdown() {
-  absl::MutexLock l(&mu_);
-  shutdown_ = true;
-}
-
 Member::~Member() {
   for (auto& h : http_) h->stop();
   for (auto& t : http_threads_) t.join();

@@ -32,8 +32,6 @@ class Member {
  public:
   static absl::StatusOr<std::unique_ptr<Member>> Start(const ServerConfig& c);
   ~Member();    // stops everything, in reverse order of start
-  void Wait();  // until Shutdown()
-  void Shutdown();
 
  private:
   // Forwards the transport's callbacks to the Node once it exists (the
@@ -83,8 +81,6 @@ class Member {
   std::unique_ptr<grpc::Server> client_server_;
   std::vector<std::unique_ptr<httplib::Server>> http_;
   std::vector<std::thread> http_threads_;
-  absl::Mutex mu_;
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace raftkv::cmd
