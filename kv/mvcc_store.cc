@@ -79,7 +79,6 @@ class CommandRunner {
   }
   absl::StatusOr<ApplyResponse> operator()(const TxnRequest* req) {
     RAFTKV_RETURN_IF_NOT_OK(ValidateTxn(*req, options_.max_txn_ops));
-    RAFTKV_RETURN_IF_NOT_OK(CheckTxnLeases(*req));
     WriteTxn txn = NewTxn();
     return Finish(txn, txn.Txn(*req));
   }
@@ -133,23 +132,6 @@ class CommandRunner {
 
  private:
   WriteTxn NewTxn() { return WriteTxn(view_, overlay_, *current_, *compact_); }
-
-  // Every put of the txn (both branches, nested too) must name an existing
-  // lease, or none.
-  absl::Status CheckTxnLeases(const TxnRequest& req) {
-    for (const auto* ops : {&req.success(), &req.failure()}) {
-      for (const auto& op : *ops) {
-        if (op.has_request_put() && op.request_put().lease() != 0 &&
-            !LeaseExists(*view_, op.request_put().lease())) {
-          return LeaseNotFoundError();
-        }
-        if (op.has_request_txn()) {
-          RAFTKV_RETURN_IF_NOT_OK(CheckTxnLeases(op.request_txn()));
-        }
-      }
-    }
-    return absl::OkStatus();
-  }
 
   template <typename Resp>
   absl::StatusOr<ApplyResponse> Finish(const WriteTxn& txn,

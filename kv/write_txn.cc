@@ -234,6 +234,11 @@ absl::Status WriteTxn::CheckTxn(const TxnRequest& req,
       if (rev > 0 && rev < ctx.compact_rev) return CompactedError();
     } else if (op.has_request_put()) {
       const PutRequest& put = op.request_put();
+      // As etcd's checkPut: only the puts on the path taken must name an
+      // existing lease.
+      if (put.lease() != 0 && !LeaseExists(*view_, put.lease())) {
+        return LeaseNotFoundError();
+      }
       if (put.ignore_value() || put.ignore_lease()) {
         absl::StatusOr<std::optional<layout::KeyMeta>> meta =
             LatestMeta(ctx, put.key());

@@ -273,6 +273,9 @@ TEST_F(EdgeTest, PutIgnoreValueAndLease) {
   put.set_ignore_value(false);
   put.set_value("v");
   put.set_lease(7);
+  EXPECT_EQ(h_.ApplyOne<etcdserverpb::PutResponse>(put).status(),
+            LeaseNotFoundError());
+  h_.GrantLeases(7, 7);
   ASSERT_TRUE(h_.ApplyOne<etcdserverpb::PutResponse>(put).ok());
   put.clear_value();
   put.set_ignore_value(true);

@@ -213,6 +213,7 @@ void RunSeed(uint32_t seed, int ops) {
   Generator gen(seed);
   Model model;
   StoreHarness h;
+  h.GrantLeases(1, 3);  // the leases the generator's puts name
   auto fail = [&](int step, const std::string& op, const std::string& diff) {
     ADD_FAILURE() << "divergence: seed=" << seed << " step=" << step
                   << "\nop: " << op << "\n"

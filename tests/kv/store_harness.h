@@ -35,6 +35,17 @@ class StoreHarness {
     store_ = *std::move(opened);
   }
 
+  // Grants leases first..last (TTL 60): a put may name only an existing
+  // lease, as in etcd.
+  void GrantLeases(int64_t first, int64_t last) {
+    for (int64_t id = first; id <= last; ++id) {
+      kvpb::LeaseGrant grant;
+      grant.set_id(id);
+      grant.set_ttl(60);
+      ASSERT_TRUE(ApplyOne<kvpb::LeaseResult>(grant).ok());
+    }
+  }
+
   // Applies one request as entry applied_index()+1; returns its result.
   template <typename Resp, typename Req>
   absl::StatusOr<Resp> ApplyOne(const Req& req) {
