@@ -200,12 +200,18 @@ TEST_F(LeaseStoreTest, PutAndTxnWithUnknownLeaseFail) {
   EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(r.status().message(), "etcdserver: requested lease not found");
 
-  // Also in a branch that would not run, and nested: etcd checks them all.
+  // Nested on the path taken: checked too.
   etcdserverpb::TxnRequest nested;
-  auto* inner = nested.add_failure()->mutable_request_txn();
+  auto* inner = nested.add_success()->mutable_request_txn();
   *inner->add_success()->mutable_request_put() = *bad_put;
   auto n = h_.ApplyOne<TxnResponse>(nested);
   EXPECT_EQ(n.status().code(), absl::StatusCode::kNotFound);
+
+  // In a branch that does not run: not checked, as etcd's checkRequests
+  // follows only the txn path (etcdserver/apply.go).
+  etcdserverpb::TxnRequest untaken;
+  *untaken.add_failure()->mutable_request_put() = *bad_put;
+  EXPECT_TRUE(h_.ApplyOne<TxnResponse>(untaken).ok());
 
   EXPECT_EQ(h_.store().revision(), before);
   EXPECT_EQ(LeaseOf("plain"), -1);
