@@ -90,6 +90,13 @@ int64_t StateMachine::DiskSize() const {
 
 std::shared_ptr<MvccStore> StateMachine::store() const {
   absl::MutexLock l(&mu_);
+  // InstallSnapshot takes the store away while it swaps directories; a
+  // reader arriving then (an RPC's header, /metrics) waits for the new one
+  // instead of dereferencing null (which crashed a follower catching up
+  // through a snapshot while its /metrics was polled).
+  mu_.Await(absl::Condition(
+      +[](const std::shared_ptr<MvccStore>* s) { return *s != nullptr; },
+      &store_));
   return store_;
 }
 
@@ -275,6 +282,8 @@ absl::Status StateMachine::InstallSnapshot(
     absl::SleepFor(absl::Milliseconds(1));
   }
   if (old.use_count() > 1) {
+    absl::MutexLock l(&mu_);
+    store_ = std::move(old);  // readers must not wait for a store forever
     return absl::DeadlineExceededError(
         "raftkv: store still in use; cannot install snapshot");
   }

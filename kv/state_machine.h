@@ -57,6 +57,9 @@ class StateMachine : public raft::Application {
   ~StateMachine() override;
 
   // The current store. Hold the pointer only for the duration of a read.
+  // Never null: while a snapshot is being installed, waits for the new store
+  // (if the install fails after closing the old one, the node stops and this
+  // blocks).
   std::shared_ptr<MvccStore> store() const;
   Members& members() { return *members_; }
   Lessor& lessor() { return lessor_; }
