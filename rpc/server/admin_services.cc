@@ -1,4 +1,6 @@
 // Maintenance (Status, Alarm, MoveLeader) and Cluster (MemberList).
+#include <algorithm>
+
 #include "rpc/server/services.h"
 
 namespace raftkv::rpc {
@@ -10,11 +12,14 @@ grpc::ServerUnaryReactor* MaintenanceService::Status(
     grpc::CallbackServerContext* ctx, const etcdserverpb::StatusRequest*,
     etcdserverpb::StatusResponse* resp) {
   const raft::NodeStatus st = server_->node().status();
-  auto store = server_->state_machine().store();
   server_->FillHeader(resp->mutable_header());
   resp->set_version(kEtcdVersion);
-  resp->set_dbsize(store->ApproximateSize());
-  resp->set_dbsizeinuse(store->ApproximateSize());
+  // etcd reports its bbolt file's size; the closest is the store's files
+  // (LevelDB's ApproximateSizes omits the memtable and is 0 on a new store,
+  // which etcdctl's JSON would then leave out).
+  const int64_t db_size = server_->state_machine().DiskSize();
+  resp->set_dbsize(db_size);
+  resp->set_dbsizeinuse(db_size);
   resp->set_leader(st.leader);
   resp->set_raftindex(st.commit);
   resp->set_raftterm(st.term);
@@ -71,8 +76,16 @@ grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(
 grpc::ServerUnaryReactor* ClusterService::MemberList(
     grpc::CallbackServerContext* ctx, const etcdserverpb::MemberListRequest*,
     etcdserverpb::MemberListResponse* resp) {
+  // etcd's member list header carries no revision (it is not a KV read),
+  // and lists members sorted by ID.
   server_->FillHeader(resp->mutable_header());
-  const kvpb::MemberList members = server_->state_machine().members().List();
+  resp->mutable_header()->clear_revision();
+  kvpb::MemberList members = server_->state_machine().members().List();
+  std::sort(members.mutable_members()->begin(),
+            members.mutable_members()->end(),
+            [](const kvpb::Member& a, const kvpb::Member& b) {
+              return a.id() < b.id();
+            });
   for (const auto& m : members.members()) {
     etcdserverpb::Member* out = resp->add_members();
     out->set_id(m.id());
