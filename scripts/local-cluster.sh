@@ -28,7 +28,7 @@ for i in $(seq 1 "$size"); do
     --listen-peer-urls "http://127.0.0.1:${i}2380" \
     --initial-advertise-peer-urls "http://127.0.0.1:${i}2380" \
     --listen-metrics-urls "http://127.0.0.1:${i}2381" \
-    --initial-cluster "$cluster" 2>&1 | sed -u "s/^/[m$i] /" &
+    --initial-cluster "$cluster" > >(sed -u "s/^/[m$i] /") 2>&1 &
   pids+=($!)
 done
 cat <<MSG
