@@ -82,8 +82,8 @@ void BM_PutToEventLatency(benchmark::State& state) {
         for (size_t i : ready.Take()) {
           watch::WatchMessage m;
           while (streams[i]->Pop(&m)) {
-            latencies_us.push_back(absl::ToDoubleMicroseconds(absl::Now() -
-                                                              start));
+            latencies_us.push_back(
+                absl::ToDoubleMicroseconds(absl::Now() - start));
             delivered += m.indices.size();
             ++got;
           }
@@ -95,9 +95,9 @@ void BM_PutToEventLatency(benchmark::State& state) {
     auto pct = [&](double p) {
       return latencies_us.empty()
                  ? 0.0
-                 : latencies_us[std::min(latencies_us.size() - 1,
-                                         static_cast<size_t>(
-                                             p * latencies_us.size()))];
+                 : latencies_us[std::min(
+                       latencies_us.size() - 1,
+                       static_cast<size_t>(p * latencies_us.size()))];
     };
     state.counters["p50_us"] = pct(0.50);
     state.counters["p99_us"] = pct(0.99);

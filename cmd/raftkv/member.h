@@ -31,7 +31,7 @@ namespace raftkv::cmd {
 class Member {
  public:
   static absl::StatusOr<std::unique_ptr<Member>> Start(const ServerConfig& c);
-  ~Member();    // stops everything, in reverse order of start
+  ~Member();  // stops everything, in reverse order of start
 
  private:
   // Forwards the transport's callbacks to the Node once it exists (the

@@ -355,13 +355,13 @@ LinearizabilityReport CheckRegister(const std::vector<Op>& history,
 }
 
 std::string LinearizabilityReport::Describe() const {
-  std::string out = absl::StrCat("linearizable: ", VerdictName(verdict), " (",
-                                 keys, " keys, ", ops, " ops, ",
-                                 absl::FormatDuration(elapsed),
-                                 stopped_early ? "; stopped after the first "
-                                                 "invalid keys"
-                                               : "",
-                                 ")\n");
+  std::string out =
+      absl::StrCat("linearizable: ", VerdictName(verdict), " (", keys,
+                   " keys, ", ops, " ops, ", absl::FormatDuration(elapsed),
+                   stopped_early ? "; stopped after the first "
+                                   "invalid keys"
+                                 : "",
+                   ")\n");
   for (const KeyResult& r : failures) {
     absl::StrAppend(&out, "key ", r.key, ": ", VerdictName(r.verdict), " (",
                     r.ops, " ops, ", r.states_visited, " states)\n");
