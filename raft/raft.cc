@@ -111,7 +111,6 @@ absl::Status Raft::Impl::Restore() {
   prev_hard_state_ = hard_state();
   BecomeFollower(term_, 0);
   prev_soft_state_ = soft_state();
-  is_learner_ = tracker_.config.learners.count(id_) > 0;
   return absl::OkStatus();
 }
 

@@ -126,7 +126,6 @@ class Raft::Impl {
   // Volatile state.
   Role role_ = Role::kFollower;
   uint64_t lead_ = 0;
-  bool is_learner_ = false;
   ProgressTracker tracker_;
   int election_elapsed_ = 0;   // ticks since the last reset
   int heartbeat_elapsed_ = 0;  // leader only

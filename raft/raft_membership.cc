@@ -57,9 +57,8 @@ void Raft::Impl::SwitchToConfig(ConfChangeResult result) {
   tracker_.config = std::move(result.config);
   tracker_.progress = std::move(result.progress);
   auto self = tracker_.progress.find(id_);
-  is_learner_ = self != tracker_.progress.end() && self->second.is_learner;
   if (role_ != Role::kLeader) return;
-  if (self == tracker_.progress.end() || is_learner_) {
+  if (self == tracker_.progress.end() || self->second.is_learner) {
     // The leader was removed (or demoted). It steps down; the remaining
     // voters elect a new leader after their election timeout.
     BecomeFollower(term_, 0);

@@ -249,7 +249,6 @@ bool Raft::Impl::RestoreSnapshot(const raftpb::Snapshot& s) {
   }
   log_.Restore(s);
   tracker_.Reset(meta.conf_state(), log_.LastIndex() + 1);
-  is_learner_ = tracker_.config.learners.count(id_) > 0;
   return true;
 }
 

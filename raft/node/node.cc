@@ -180,6 +180,16 @@ NodeStatus Node::status() const {
   return st;
 }
 
+uint64_t Node::leader() const {
+  absl::MutexLock l(&mu_);
+  return status_.leader;
+}
+
+uint64_t Node::term() const {
+  absl::MutexLock l(&mu_);
+  return status_.term;
+}
+
 absl::Status Node::health() const {
   absl::MutexLock l(&mu_);
   return failed_;

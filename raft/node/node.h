@@ -128,6 +128,10 @@ class Node : public MessageHandler {
   absl::Status WaitApplied(uint64_t index, absl::Time deadline);
   uint64_t applied_index() const;
   NodeStatus status() const;
+  // The leader and term alone (status() copies the membership too); cheap
+  // enough for every response header.
+  uint64_t leader() const;
+  uint64_t term() const;
   // OK, or the storage error that stopped the node.
   absl::Status health() const;
 

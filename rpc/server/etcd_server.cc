@@ -112,7 +112,7 @@ void EtcdServer::AwaitLeader(uint64_t leader, DoneCallback done) {
 
 void EtcdServer::PollLeader(uint64_t leader, absl::Time deadline,
                             DoneCallback done) {
-  if (node_->status().leader == leader) {
+  if (node_->leader() == leader) {
     done(absl::OkStatus());
   } else if (absl::Now() >= deadline) {
     done(RequestTimeoutError());
@@ -127,7 +127,7 @@ void EtcdServer::PollLeader(uint64_t leader, absl::Time deadline,
 void EtcdServer::FillHeader(etcdserverpb::ResponseHeader* header) const {
   header->set_cluster_id(options_.cluster_id);
   header->set_member_id(options_.member_id);
-  header->set_raft_term(node_->status().term);
+  header->set_raft_term(node_->term());
   if (header->revision() == 0) {
     header->set_revision(sm_->store()->revision());
   }
@@ -202,7 +202,7 @@ void EtcdServer::PublishLoop() {
   }
   auto published = std::make_shared<std::atomic<bool>>(false);
   while (!stopping_ && !*published) {
-    if (node_->status().leader != 0) {
+    if (node_->leader() != 0) {
       Write(req, [published](const kv::ApplyResult& r) {
         if (r.ok()) *published = true;
       });

@@ -65,7 +65,7 @@ grpc::ServerUnaryReactor* LeaseService::LeaseRevoke(
 
 absl::StatusOr<std::shared_ptr<etcdserverpb::Lease::Stub>>
 LeaseService::LeaderStub() {
-  const uint64_t leader = server_->node().status().leader;
+  const uint64_t leader = server_->node().leader();
   if (leader == 0) return absl::UnavailableError("etcdserver: no leader");
   std::string url;
   const kvpb::MemberList members = server_->state_machine().members().List();

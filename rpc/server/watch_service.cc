@@ -48,7 +48,7 @@ class WatchReactor final
   WatchReactor(EtcdServer* server, kv::watch::WatchHub* hub,
                grpc::CallbackServerContext* ctx)
       : server_(server) {
-    if (RequiresLeader(ctx) && server_->node().status().leader == 0) {
+    if (RequiresLeader(ctx) && server_->node().leader() == 0) {
       Finish(
           grpc::Status(grpc::StatusCode::UNAVAILABLE, "etcdserver: no leader"));
       return;
