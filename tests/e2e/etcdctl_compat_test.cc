@@ -83,12 +83,11 @@ class CompatNormalizer {
         // JSON fields.
         {std::regex(R"(("raft_term"|"raftTerm"):\d+)"), "$1:<term>"},
         {std::regex(R"(("raftIndex"|"raftAppliedIndex"):\d+)"), "$1:<index>"},
-        {std::regex(R"(("dbSize"|"dbSizeInUse"):\d+)"), "$1:<size>"},
         {std::regex(R"("version":"3\.4\.\d+")"), R"("version":"3.4.x")"},
         // endpoint status, simple and table: "version, size, leader,
         // learner, term, index, applied".
         {std::regex(
-             R"(3\.4\.\d+( *[,|] *)[0-9.]+ [kMG]?B( *[,|] *)(true|false)( *[,|] *)(true|false)( *[,|] *)\d+( *[,|] *)\d+( *[,|] *)\d+)"),
+             R"(3\.4\.\d+( *[,|] *)<size>( *[,|] *)(true|false)( *[,|] *)(true|false)( *[,|] *)\d+( *[,|] *)\d+( *[,|] *)\d+)"),
          "3.4.x$1<size>$2$3$4$5$6<term>$7<index>$8<index>"},
     };
     for (const auto& [re, with] : *rules) s = std::regex_replace(s, re, with);
