@@ -43,6 +43,9 @@ ABSL_FLAG(bool, unsafe_no_read_index, false,
           "TEST ONLY: serve linearizable reads from local state.");
 ABSL_FLAG(bool, unsafe_no_fsync, false,
           "TEST ONLY: never fsync the WAL (acknowledged writes can be lost).");
+ABSL_FLAG(bool, unsafe_ack_before_commit, false,
+          "TEST ONLY: answer a write as soon as the leader has taken it, "
+          "before it commits (acknowledged writes can be lost).");
 
 namespace raftkv::cmd {
 namespace {
@@ -190,6 +193,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "--lease-checkpoint-interval must be positive");
   }
   c.unsafe_no_fsync = absl::GetFlag(FLAGS_unsafe_no_fsync);
+  c.unsafe_ack_before_commit = absl::GetFlag(FLAGS_unsafe_ack_before_commit);
   if (absl::Status s = ComputeMembers(&c); !s.ok()) return s;
   return c;
 }

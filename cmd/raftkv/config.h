@@ -35,6 +35,7 @@ struct ServerConfig {
   absl::Duration lease_checkpoint_interval;
   bool unsafe_no_read_index = false;
   bool unsafe_no_fsync = false;
+  bool unsafe_ack_before_commit = false;
 
   uint64_t member_id = 0;
   uint64_t cluster_id = 0;

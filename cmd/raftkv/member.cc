@@ -179,6 +179,7 @@ absl::Status Member::Open() {
   options.applied_index = sm_->applied_index();
   options.seed = c.member_id;
   options.unsafe_no_fsync = c.unsafe_no_fsync;
+  options.unsafe_ack_before_commit = c.unsafe_ack_before_commit;
   auto node =
       raft::Node::Start(options, std::move(*log), transport_.get(), sm_.get());
   if (!node.ok()) return node.status();

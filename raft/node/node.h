@@ -82,6 +82,10 @@ struct NodeOptions {
   // TEST ONLY: never fsync the WAL, so a crash loses acknowledged writes
   // (the jepsen harness must notice).
   bool unsafe_no_fsync = false;
+  // TEST ONLY: call a proposal's callback with OK as soon as the core has
+  // taken it (appended to the leader's log, or forwarded), before it commits
+  // (the jepsen harness must notice).
+  bool unsafe_ack_before_commit = false;
 };
 
 struct NodeStatus {
@@ -112,7 +116,8 @@ class Node : public MessageHandler {
   void Stop();
 
   // Proposes data; on_error runs (on the raft thread) if the core refused
-  // it. Success is observed through the Application applying it.
+  // it. Success is observed through the Application applying it (or, with
+  // the test-only unsafe_ack_before_commit, on_error gets OK once taken).
   void Propose(std::string data, ErrorCallback on_error);
   void ProposeConfChange(raftpb::ConfChange cc, ErrorCallback on_error);
   // Linearizable read barrier (batched ReadIndex). `done` gets the index the

@@ -91,6 +91,8 @@ void Node::HandleInputs(std::vector<Input> inputs) {
       case Input::Kind::kPropose:
         if (absl::Status s = raft_->Propose(std::move(in.data)); !s.ok()) {
           in.on_error(absl::UnavailableError("etcdserver: no leader"));
+        } else if (options_.unsafe_ack_before_commit) {
+          in.on_error(absl::OkStatus());
         }
         break;
       case Input::Kind::kConfChange:
