@@ -128,6 +128,25 @@ absl::Status ParseValue(Reader& r, Op* op, absl::string_view line) {
   return absl::OkStatus();
 }
 
+// Parses [[1,2],[3]] into `out`.
+absl::Status ParseEvents(Reader& r, Op* op, absl::string_view line) {
+  if (!r.Eat('[')) return Bad(line, "events must be a list of lists");
+  if (r.Eat(']')) return absl::OkStatus();
+  do {
+    if (!r.Eat('[')) return Bad(line, "events must be a list of lists");
+    std::vector<int64_t>& event = op->events.emplace_back();
+    if (r.Eat(']')) continue;
+    do {
+      std::optional<int64_t> v = r.Int();
+      if (!v) return Bad(line, "bad event element");
+      event.push_back(*v);
+    } while (r.Eat(','));
+    if (!r.Eat(']')) return Bad(line, "unterminated event");
+  } while (r.Eat(','));
+  if (!r.Eat(']')) return Bad(line, "unterminated events");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const char* OpTypeName(OpType t) {
@@ -179,6 +198,8 @@ absl::StatusOr<Op> ParseOp(absl::string_view line) {
       }
     } else if (*name == "value") {
       if (absl::Status s = ParseValue(r, &op, line); !s.ok()) return s;
+    } else if (*name == "events") {
+      if (absl::Status s = ParseEvents(r, &op, line); !s.ok()) return s;
     } else if (!r.SkipValue()) {
       return Bad(line, absl::StrCat("bad field ", *name));
     }
@@ -220,8 +241,17 @@ std::string FormatOp(const Op& op) {
     value = op.is_list ? absl::StrCat("[", absl::StrJoin(op.value, ","), "]")
                        : absl::StrCat(op.scalar());
   }
+  std::string events;
+  if (!op.events.empty()) {
+    events = ",\"events\":[";
+    for (size_t i = 0; i < op.events.size(); ++i) {
+      absl::StrAppend(&events, i ? "," : "", "[",
+                      absl::StrJoin(op.events[i], ","), "]");
+    }
+    events += "]";
+  }
   return absl::StrCat("{\"process\":", op.process, ",\"f\":\"", op.f,
-                      "\",\"key\":\"", op.key, "\",\"value\":", value,
+                      "\",\"key\":\"", op.key, "\",\"value\":", value, events,
                       ",\"type\":\"", OpTypeName(op.type),
                       "\",\"start\":", op.start, ",\"end\":", op.end, "}");
 }

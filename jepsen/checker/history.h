@@ -15,7 +15,9 @@
 //   effect), info (indeterminate: may or may not take effect, at any time
 //   after its start — its completion is treated as at infinity).
 // - start, end: nanoseconds since the run began (monotonic clock).
-// Extra fields (e.g. "node", "error") are kept as raw text and ignored.
+// - events: optional list of integer lists (watch and lease workloads: one
+//   list per event, the layout is the workload's; see watch.h, lease.h).
+// Extra fields (e.g. "node", "error") are skipped.
 #ifndef RAFTKV_JEPSEN_CHECKER_HISTORY_H_
 #define RAFTKV_JEPSEN_CHECKER_HISTORY_H_
 
@@ -43,6 +45,8 @@ struct Op {
   OpType type = OpType::kOk;
   int64_t start = 0;
   int64_t end = 0;
+  // "events" (empty when absent).
+  std::vector<std::vector<int64_t>> events;
   // Line number in the history file (1-based), for reports.
   int64_t line = 0;
 
