@@ -1,6 +1,7 @@
 // jepsen-check: checks a recorded history.
-//   jepsen-check --workload register|set|bank --history history.jsonl
-//                [--verdict verdict.json] [--accounts 5 --total 100]
+//   jepsen-check --workload register|set|bank|watch|lease
+//                --history history.jsonl [--verdict verdict.json]
+//                [--accounts 5 --total 100] [--lease_margin_ms 7000]
 // Prints a human-readable report; writes {"workload":...,"verdict":...} to
 // --verdict. Exit status: 0 valid, 1 invalid, 2 unknown, 3 bad input.
 #include <fstream>
@@ -8,16 +9,25 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "jepsen/checker/history.h"
+#include "jepsen/checker/lease.h"
 #include "jepsen/checker/linearizable.h"
 #include "jepsen/checker/set_bank.h"
+#include "jepsen/checker/watch.h"
 
-ABSL_FLAG(std::string, workload, "register", "register, set or bank");
+ABSL_FLAG(std::string, workload, "register",
+          "register, set, bank, watch or lease");
 ABSL_FLAG(std::string, history, "history.jsonl", "history file (JSON lines)");
 ABSL_FLAG(std::string, verdict, "", "where to write the verdict as JSON");
 ABSL_FLAG(int, accounts, 5, "bank: number of accounts");
 ABSL_FLAG(int64_t, total, 100, "bank: total balance");
+ABSL_FLAG(int64_t, lease_margin_ms, 3000,
+          "lease: election timeout + commit slack allowed past TTL");
+ABSL_FLAG(std::string, faults, "",
+          "lease: fault windows start-end,... in ns (nemesis.jsonl)");
 ABSL_FLAG(int, timeout_s, 120, "register: give up (unknown) after this long");
 
 int main(int argc, char** argv) {
@@ -56,6 +66,40 @@ int main(int argc, char** argv) {
     text = r.Describe();
     extra = absl::StrCat("\"reads\":", r.reads, ",\"bad_reads\":", r.bad_reads,
                          ",\"transfers_ok\":", r.transfers_ok);
+  } else if (workload == "watch") {
+    WatchReport r = CheckWatch(*history);
+    verdict = r.verdict;
+    text = r.Describe();
+    extra = absl::StrCat(
+        "\"watchers\":", r.watchers, ",\"events_received\":", r.events_received,
+        ",\"committed_events\":", r.committed_events,
+        ",\"progress\":", r.progress_notifications, ",\"violations\":{");
+    bool first = true;
+    for (const auto& [g, n] : r.violations) {
+      absl::StrAppend(&extra, first ? "" : ",", "\"", g, "\":", n);
+      first = false;
+    }
+    extra += "}";
+  } else if (workload == "lease") {
+    std::vector<Fault> faults;
+    for (absl::string_view w :
+         absl::StrSplit(absl::GetFlag(FLAGS_faults), ',', absl::SkipEmpty())) {
+      std::pair<std::string, std::string> se = absl::StrSplit(w, '-');
+      Fault f{0, 0};
+      if (absl::SimpleAtoi(se.first, &f.start) &&
+          absl::SimpleAtoi(se.second, &f.end)) {
+        faults.push_back(f);
+      }
+    }
+    LeaseReport r = CheckLease(
+        *history, absl::GetFlag(FLAGS_lease_margin_ms) * 1'000'000, faults);
+    verdict = r.verdict;
+    text = r.Describe();
+    extra = absl::StrCat("\"leases\":", r.leases,
+                         ",\"expiry_checked\":", r.expiry_checked,
+                         ",\"kept_reads\":", r.kept_reads,
+                         ",\"expired_late\":", r.violations["expired"],
+                         ",\"vanished_early\":", r.violations["kept_alive"]);
   } else {
     std::cerr << "unknown --workload " << workload << "\n";
     return 3;

@@ -1,6 +1,6 @@
 """jepsen/run.sh: one run = cluster + clients + nemesis + check + report.
 
-  jepsen/run.sh --target raftkv|etcd --workload register|set|bank
+  jepsen/run.sh --target raftkv|etcd --workload register|set|bank|watch|lease
                 --nemesis partition[,kill,...]|none --time 30 --nodes 3
                 [--server-flag=--unsafe-no-read-index] [--expect invalid]
   jepsen/run.sh --cleanup        # kill our processes, delete rkvj* netns
@@ -40,7 +40,7 @@ def parse():
     p = argparse.ArgumentParser(prog="jepsen/run.sh")
     p.add_argument("--target", default="raftkv", choices=["raftkv", "etcd"])
     p.add_argument("--workload", default="register",
-                   choices=["register", "set", "bank"])
+                   choices=["register", "set", "bank", "watch", "lease"])
     p.add_argument("--nemesis", default="partition",
                    help="comma list of " + ",".join(KINDS) + ", or none")
     p.add_argument("--time", type=int, default=30, help="seconds of load")
@@ -156,7 +156,7 @@ def main():
         time.sleep(2)
         dead = [i for i in range(1, args.nodes + 1) if not cluster.alive(i)]
         healthy = not dead and cluster.wait_healthy(30)
-        if args.workload == "set" and not dead:
+        if args.workload in ("set", "watch", "lease") and not dead:
             subprocess.run(common + ["--final_read"])
         cleanup()
         if rc != 0:
@@ -164,8 +164,15 @@ def main():
     finally:
         cleanup()
 
+    # Lease expiry may lag TTL by an election, and by each fault window
+    # (checker/lease.h).
+    margin = []
+    if args.workload == "lease":
+        faults = [f"{f['start']}-{f['end']}" for f in report._read_jsonl(
+            os.path.join(run_dir, "nemesis.jsonl"))]
+        margin = ["--lease_margin_ms", "3000", "--faults", ",".join(faults)]
     r = subprocess.run([checker, "--workload", args.workload,
-                        "--history", history,
+                        "--history", history] + margin + [
                         "--verdict", os.path.join(run_dir, "check.json")],
                        capture_output=True, text=True)
     with open(os.path.join(run_dir, "check.txt"), "w") as f:

@@ -13,7 +13,8 @@
 #include "jepsen/worker/recorder.h"
 #include "jepsen/worker/workloads.h"
 
-ABSL_FLAG(std::string, workload, "register", "register, set or bank");
+ABSL_FLAG(std::string, workload, "register",
+          "register, set, bank, watch or lease");
 ABSL_FLAG(std::string, endpoints, "127.0.0.1:2379", "comma-separated");
 ABSL_FLAG(std::string, history, "history.jsonl", "appended to");
 ABSL_FLAG(int, threads, 10, "concurrent clients");
@@ -25,7 +26,9 @@ ABSL_FLAG(int, accounts, 5, "bank: accounts");
 ABSL_FLAG(int64_t, total, 100, "bank: total balance");
 ABSL_FLAG(uint64_t, seed, 1, "random seed");
 ABSL_FLAG(int64_t, t0_ns, 0, "CLOCK_MONOTONIC origin of the history times");
-ABSL_FLAG(bool, final_read, false, "set: only do the final read");
+ABSL_FLAG(bool, final_read, false, "set, watch, lease: only do the final read");
+ABSL_FLAG(int, watchers, 4, "watch: clients that watch (of --threads)");
+ABSL_FLAG(int64_t, lease_ttl_s, 4, "lease: TTL to grant");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -41,16 +44,24 @@ int main(int argc, char** argv) {
   c.accounts = absl::GetFlag(FLAGS_accounts);
   c.total = absl::GetFlag(FLAGS_total);
   c.seed = absl::GetFlag(FLAGS_seed);
+  c.watchers = absl::GetFlag(FLAGS_watchers);
+  c.lease_ttl_s = absl::GetFlag(FLAGS_lease_ttl_s);
   FILE* out = fopen(absl::GetFlag(FLAGS_history).c_str(), "a");
   if (out == nullptr || c.endpoints.empty()) {
     std::cerr << "cannot open history or no endpoints\n";
     return 1;
   }
   raftkv::jepsen::Recorder recorder(out, absl::GetFlag(FLAGS_t0_ns));
-  absl::Status s =
-      absl::GetFlag(FLAGS_final_read)
-          ? raftkv::jepsen::FinalSetRead(c, recorder, absl::Seconds(30))
-          : raftkv::jepsen::RunWorkload(c, recorder);
+  absl::Status s;
+  if (!absl::GetFlag(FLAGS_final_read)) {
+    s = raftkv::jepsen::RunWorkload(c, recorder);
+  } else if (c.workload == "watch") {
+    s = raftkv::jepsen::FinalWatchRead(c, recorder, absl::Seconds(60));
+  } else if (c.workload == "lease") {
+    s = raftkv::jepsen::FinalLeaseRead(c, recorder, absl::Seconds(30));
+  } else {
+    s = raftkv::jepsen::FinalSetRead(c, recorder, absl::Seconds(30));
+  }
   fclose(out);
   if (!s.ok()) {
     std::cerr << "jepsen-worker: " << s << "\n";

@@ -209,8 +209,11 @@ absl::StatusOr<Session> NewSession(const WorkerConfig& c, Recorder& recorder,
 }  // namespace
 
 absl::Status RunWorkload(const WorkerConfig& c, Recorder& recorder) {
+  if (c.workload == "watch") return RunWatchWorkload(c, recorder);
+  if (c.workload == "lease") return RunLeaseWorkload(c, recorder);
   if (c.workload != "register" && c.workload != "set" && c.workload != "bank") {
-    return absl::InvalidArgumentError("workload: register, set or bank");
+    return absl::InvalidArgumentError(
+        "workload: register, set, bank, watch or lease");
   }
   if (c.workload == "bank") {
     auto s = NewSession(c, recorder, 0, true);

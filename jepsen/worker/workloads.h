@@ -11,6 +11,11 @@
 //   bank     — accounts "jb/0".."jb/<n-1>"; transfer: read all, then Txn
 //              guarded by both accounts' mod_revision; read: all accounts,
 //              linearizable or serializable (half each).
+//   watch    — writers and watchers of the prefix "jw/" (watch_workload.cc,
+//              checker/watch.h); the final read is a watch from revision 1.
+//   lease    — lease owners: grant, put a key bound to the lease, keep it
+//              alive for a while, stop, watch the key vanish
+//              (lease_workload.cc, checker/lease.h).
 //
 // Outcomes: a read that errs is fail (it had no effect); a write that errs
 // is info (it may have been applied) and the thread continues under a new
@@ -38,6 +43,8 @@ struct WorkerConfig {
   int accounts = 5;
   int64_t total = 100;
   uint64_t seed = 1;
+  int watchers = 4;         // watch: how many of `threads` watch
+  int64_t lease_ttl_s = 4;  // lease: TTL granted
 };
 
 // Runs the workload's client threads for config.duration.
@@ -47,6 +54,18 @@ absl::Status RunWorkload(const WorkerConfig& config, Recorder& recorder);
 // `patience`) and records it as one "read" op.
 absl::Status FinalSetRead(const WorkerConfig& config, Recorder& recorder,
                           absl::Duration patience);
+
+// Watch workload (watch_workload.cc): the run, and the committed history
+// read after healing (a sentinel put, then a watch from revision 1).
+absl::Status RunWatchWorkload(const WorkerConfig& config, Recorder& recorder);
+absl::Status FinalWatchRead(const WorkerConfig& config, Recorder& recorder,
+                            absl::Duration patience);
+
+// Lease workload (lease_workload.cc): the run, and final reads of the prefix
+// after healing until every key is gone or `patience` ends.
+absl::Status RunLeaseWorkload(const WorkerConfig& config, Recorder& recorder);
+absl::Status FinalLeaseRead(const WorkerConfig& config, Recorder& recorder,
+                            absl::Duration patience);
 
 }  // namespace raftkv::jepsen
 
