@@ -24,24 +24,39 @@ class Cluster:
         self.extra_flags = list(extra_flags)
         self.procs = {}  # member index -> Popen
         self.paused = set()
+        # Membership nemesis: a member removed and added back gets a fresh
+        # peer URL (same address, next port) and joins with
+        # --initial-cluster-state existing and the cluster `member add`
+        # printed. Invariant: keys are member indexes that were re-added.
+        self.peer_port = {i: 2380 for i in range(1, n + 1)}
+        self.joined_cluster = {}
 
     def endpoints(self):
         return [f"{net.member_ip(i)}:2379" for i in range(1, self.n + 1)]
 
+    def peer_url(self, i):
+        return f"http://{net.member_ip(i)}:{self.peer_port[i]}"
+
     def _args(self, i):
         ip = net.member_ip(i)
-        cluster = ",".join(f"m{j}=http://{net.member_ip(j)}:2380"
+        cluster = ",".join(f"m{j}={self.peer_url(j)}"
                            for j in range(1, self.n + 1))
+        state = "new"
+        if i in self.joined_cluster:
+            cluster, state = self.joined_cluster[i], "existing"
         return [self.binary, "--name", f"m{i}",
-                "--data-dir", os.path.join(self.run_dir, "data", f"m{i}"),
+                "--data-dir", self.data_dir(i),
                 "--listen-client-urls", f"http://{ip}:2379",
                 "--advertise-client-urls", f"http://{ip}:2379",
-                "--listen-peer-urls", f"http://{ip}:2380",
-                "--initial-advertise-peer-urls", f"http://{ip}:2380",
+                "--listen-peer-urls", self.peer_url(i),
+                "--initial-advertise-peer-urls", self.peer_url(i),
                 "--listen-metrics-urls", f"http://{ip}:2381",
                 "--initial-cluster", cluster,
-                "--initial-cluster-state", "new",
+                "--initial-cluster-state", state,
                 "--initial-cluster-token", "rkvj"] + self.extra_flags
+
+    def data_dir(self, i):
+        return os.path.join(self.run_dir, "data", f"m{i}")
 
     def start(self, i):
         os.makedirs(os.path.join(self.run_dir, "logs"), exist_ok=True)
@@ -150,6 +165,79 @@ class Cluster:
                 return True
             time.sleep(0.5)
         return False
+
+    def member_ids(self, via):
+        """peer URL -> member id (int) from `member list` on members `via`."""
+        r = self.etcdctl([self.endpoints()[j - 1] for j in via], "member",
+                         "list", "-w", "json")
+        if r is None or r.returncode != 0:
+            return None
+        try:
+            return {u: m["ID"] for m in json.loads(r.stdout)["members"]
+                    for u in m.get("peerURLs", [])}
+        except (ValueError, KeyError):
+            return None
+
+    def remove_member(self, i, via):
+        """`member remove` of member i through members `via`: "ok" or why
+        not."""
+        ids = self.member_ids(via)
+        if not ids or self.peer_url(i) not in ids:
+            return f"member list failed or m{i} not listed: {ids}"
+        for _ in range(8):
+            r = self.etcdctl([self.endpoints()[j - 1] for j in via],
+                             "member", "remove",
+                             format(ids[self.peer_url(i)], "x"), timeout=5)
+            # etcd's strict reconfiguration check refuses while a peer has
+            # been connected for less than 5 s ("unhealthy cluster").
+            if r is None or "unhealthy cluster" not in r.stderr:
+                break
+            time.sleep(1)
+        if r is not None and r.returncode == 0:
+            return "ok"
+        # A removed leader steps down as it applies its removal, so the reply
+        # may be lost although the removal committed: look again.
+        for _ in range(10):
+            time.sleep(0.5)
+            after = self.member_ids(via)
+            if after is not None:
+                if self.peer_url(i) not in after:
+                    return "ok"
+                break
+        if r is None:
+            return "member remove timed out"
+        return (r.stderr or r.stdout).strip().splitlines()[-1]
+
+    def add_member(self, i, via, patience=10):
+        """`member add` of member i at a fresh peer URL (same address, next
+        port), retried for `patience` s (a removed leader leaves the cluster
+        leaderless for an election). Returns "ok" or the last error; on "ok"
+        the member's next start joins the existing cluster."""
+        port = self.peer_port[i] + 10
+        url = f"http://{net.member_ip(i)}:{port}"
+        deadline, last = time.time() + patience, ""
+        while time.time() < deadline:
+            r = self.etcdctl([self.endpoints()[j - 1] for j in via], "member",
+                             "add", f"m{i}", f"--peer-urls={url}", timeout=5)
+            if r is not None and r.returncode == 0:
+                for line in r.stdout.splitlines():
+                    if line.startswith("ETCD_INITIAL_CLUSTER="):
+                        self.joined_cluster[i] = line.split("=", 1)[1].strip(
+                            '"')
+                self.peer_port[i] = port
+                if i not in self.joined_cluster:
+                    return f"member add printed no cluster: {r.stdout[:200]}"
+                return "ok"
+            last = "timed out" if r is None else (r.stderr or r.stdout).strip()
+            time.sleep(0.5)
+        return last
+
+    def wipe(self, i):
+        """Deletes member i's data (and lazyfs journal). REQUIRES: stopped."""
+        import shutil
+        shutil.rmtree(self.data_dir(i), ignore_errors=True)
+        if os.path.exists(self._journal(i)):
+            os.remove(self._journal(i))
 
     def move_leader(self, to):
         lead, st = self.leader()

@@ -7,6 +7,10 @@
   kill-all   kill -9 every member at once, restart all (for the fsync test)
   pause      SIGSTOP a random member or the leader; SIGCONT at heal
   transfer   leadership transfer (MoveLeader) to a random follower
+  member     `member remove` a random follower or the leader (alternately),
+             stop it, wipe its data, `member add` it back with a fresh peer
+             URL on the same address, restart it with
+             --initial-cluster-state existing; a failed add is retried at heal
 
 The schedule alternates `quiet` seconds of calm and `fault` seconds of
 fault. Every fault is recorded as {"kind","detail","start","end"} with times
@@ -19,7 +23,7 @@ import time
 
 from . import net
 
-KINDS = ("partition", "kill", "kill-all", "pause", "transfer")
+KINDS = ("partition", "kill", "kill-all", "pause", "transfer", "member")
 
 
 class Nemesis:
@@ -32,6 +36,7 @@ class Nemesis:
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.killed, self.partitioned = set(), False
+        self.removed = set()  # removed members not yet added back
         self.round = 0
 
     def now(self):
@@ -76,6 +81,11 @@ class Nemesis:
         for i in sorted(self.killed):
             c.start(i)
         self.killed.clear()
+        for i in sorted(self.removed):
+            via = [m for m in self._members() if m != i and c.alive(m)]
+            if c.add_member(i, via, patience=20) == "ok":
+                c.start(i)
+                self.removed.discard(i)
 
     def _members(self):
         return list(range(1, self.cluster.n + 1))
@@ -145,6 +155,32 @@ class Nemesis:
             v, mode = self.rng.choice(self._members()), "random"
         self.cluster.pause(v)
         return f"SIGSTOP ({mode}) m{v}"
+
+    def _member(self):
+        c = self.cluster
+        lead, st = c.leader()
+        mode = ("follower", "leader")[
+            (self.round // max(1, len(self.kinds))) % 2]
+        followers = [m for m in st if m != lead]
+        if mode == "leader" and lead is not None:
+            victim = lead
+        elif followers:
+            victim = self.rng.choice(followers)
+        else:
+            return "member: no reachable member"
+        via = [m for m in self._members() if m != victim and c.alive(m)]
+        removed = c.remove_member(victim, via)
+        if removed != "ok":
+            return f"member remove m{victim} ({mode}): {removed[:100]}"
+        c.kill(victim)
+        c.wipe(victim)
+        self.removed.add(victim)
+        added = c.add_member(victim, via)
+        if added == "ok":
+            c.start(victim)
+            self.removed.discard(victim)
+        return (f"member remove m{victim} ({mode}), wipe, add at "
+                f"{c.peer_url(victim)}: {added[:100]}")
 
     def _transfer(self):
         lead, st = self.cluster.leader()
