@@ -192,6 +192,14 @@ void Raft::Impl::BecomePreCandidate() {
   tracker_.ResetVotes();
   lead_ = 0;
   role_ = Role::kPreCandidate;
+  // A pre-vote round that does not win (a voter still in its leader lease
+  // ignored it: election ticks are not in phase across members) is retried
+  // after a few ticks rather than a whole election timeout. A pre-vote binds
+  // no one, so retrying early cannot disrupt a leader; it only keeps one
+  // unlucky round from doubling the time to elect a successor.
+  std::uniform_int_distribution<int> retry(2,
+                                           std::max(2, election_timeout_ / 3));
+  randomized_election_timeout_ = retry(rng_);
 }
 
 void Raft::Impl::BecomeCandidate() {
