@@ -225,14 +225,12 @@ absl::StatusOr<std::vector<KeyValue>> LatestKeyValues(const ReadContext& ctx,
 
 absl::StatusOr<std::optional<layout::KeyMeta>> LatestMeta(
     const ReadContext& ctx, std::string_view key) {
-  std::unique_ptr<leveldb::Iterator> it = ctx.view->NewIterator();
   CountStep(ctx);
-  std::optional<std::string> raw = GetRaw(it.get(), layout::CurrentKey(key));
-  if (!raw.has_value()) {
-    RAFTKV_RETURN_IF_NOT_OK(IteratorStatus(*it));
-    return std::nullopt;
-  }
-  std::optional<layout::KeyMeta> meta = layout::DecodeMeta(*raw);
+  absl::StatusOr<std::optional<std::string>> raw =
+      ctx.view->Get(layout::CurrentKey(key));
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::nullopt;
+  std::optional<layout::KeyMeta> meta = layout::DecodeMeta(**raw);
   if (!meta.has_value()) {
     return absl::DataLossError(
         absl::StrCat("kv: bad current entry: ", std::string(key)));

@@ -130,6 +130,37 @@ std::unique_ptr<leveldb::Iterator> OverlayView::NewIterator() const {
                                            &overlay_->entries());
 }
 
+absl::StatusOr<std::optional<std::string>> ReadView::Get(
+    std::string_view raw) const {
+  std::unique_ptr<leveldb::Iterator> it = NewIterator();
+  std::optional<std::string> value = GetRaw(it.get(), raw);
+  if (!value.has_value() && !it->status().ok()) {
+    return absl::UnavailableError("kv: leveldb read: " +
+                                  it->status().ToString());
+  }
+  return value;
+}
+
+absl::StatusOr<std::optional<std::string>> SnapshotView::Get(
+    std::string_view raw) const {
+  leveldb::ReadOptions options;
+  options.snapshot = snapshot_;
+  std::string value;
+  leveldb::Status s =
+      db_->Get(options, leveldb::Slice(raw.data(), raw.size()), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok())
+    return absl::UnavailableError("kv: leveldb read: " + s.ToString());
+  return value;
+}
+
+absl::StatusOr<std::optional<std::string>> OverlayView::Get(
+    std::string_view raw) const {
+  const auto& entries = overlay_->entries();
+  if (auto it = entries.find(raw); it != entries.end()) return it->second;
+  return base_->Get(raw);
+}
+
 std::optional<std::string> GetRaw(leveldb::Iterator* it, std::string_view raw) {
   leveldb::Slice target(raw.data(), raw.size());
   it->Seek(target);

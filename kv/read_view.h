@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "leveldb/db.h"
 #include "leveldb/iterator.h"
 #include "leveldb/write_batch.h"
@@ -34,6 +35,11 @@ class ReadView {
   // supported by every view). The caller owns it; it must not outlive the
   // view.
   virtual std::unique_ptr<leveldb::Iterator> NewIterator() const = 0;
+  // The value stored under exactly `raw`, or nullopt if absent. The default
+  // seeks an iterator; views override it with cheaper point lookups (a put
+  // reads its key's current meta this way).
+  virtual absl::StatusOr<std::optional<std::string>> Get(
+      std::string_view raw) const;
 };
 
 // Owns a LevelDB snapshot and releases it on destruction.
@@ -47,6 +53,8 @@ class SnapshotView : public ReadView {
   SnapshotView& operator=(const SnapshotView&) = delete;
 
   std::unique_ptr<leveldb::Iterator> NewIterator() const override;
+  absl::StatusOr<std::optional<std::string>> Get(
+      std::string_view raw) const override;
 
  private:
   leveldb::DB* const db_;
@@ -96,6 +104,8 @@ class OverlayView : public ReadView {
   OverlayView(const ReadView* base, const WriteOverlay* overlay)
       : base_(base), overlay_(overlay) {}
   std::unique_ptr<leveldb::Iterator> NewIterator() const override;
+  absl::StatusOr<std::optional<std::string>> Get(
+      std::string_view raw) const override;
 
  private:
   const ReadView* const base_;

@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libleveldb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libcpp-httplib-dev clang-format
+  libcpp-httplib-dev libgoogle-perftools-dev clang-format
   etcd-client etcd-server
   iproute2 iptables procps psmisc python3
 )
