@@ -1,5 +1,7 @@
 #include "kv/state_machine.h"
 
+#include <pthread.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <utility>
@@ -61,7 +63,10 @@ StateMachine::StateMachine(std::string dir, const MvccOptions& options,
       store_(std::move(store)) {
   applied_ = store_->applied_index();
   compaction_pending_ = true;  // finish any interrupted physical compaction
-  compactor_ = std::thread([this] { RunCompactor(); });
+  compactor_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "raftkv-compact");
+    RunCompactor();
+  });
 }
 
 StateMachine::~StateMachine() {

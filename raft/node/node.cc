@@ -1,5 +1,7 @@
 #include "raft/node/node.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -35,8 +37,14 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(
   node->conf_history_.emplace_back(options.applied_index,
                                    node->raft_->GetStatus().conf_state);
   node->PublishStatus();
-  node->raft_thread_ = std::thread([n = node.get()] { n->RunRaft(); });
-  node->apply_thread_ = std::thread([n = node.get()] { n->RunApply(); });
+  node->raft_thread_ = std::thread([n = node.get()] {
+    pthread_setname_np(pthread_self(), "raftkv-raft");
+    n->RunRaft();
+  });
+  node->apply_thread_ = std::thread([n = node.get()] {
+    pthread_setname_np(pthread_self(), "raftkv-apply");
+    n->RunApply();
+  });
   return node;
 }
 

@@ -1,5 +1,7 @@
 #include "rpc/server/etcd_server.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -26,8 +28,14 @@ EtcdServer::EtcdServer(const ServerOptions& options, raft::Node* node,
                (static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())) << 20)),
       readers_(options.read_threads),
       blocking_(4) {
-  publisher_ = std::thread([this] { PublishLoop(); });
-  lessor_thread_ = std::thread([this] { LessorLoop(); });
+  publisher_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "raftkv-publish");
+    PublishLoop();
+  });
+  lessor_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "raftkv-lessor");
+    LessorLoop();
+  });
 }
 
 EtcdServer::~EtcdServer() {

@@ -1,11 +1,17 @@
 #include "rpc/server/timer_queue.h"
 
+#include <pthread.h>
+
 #include <utility>
 #include <vector>
 
 namespace raftkv::rpc {
 
-TimerQueue::TimerQueue() : thread_([this] { Run(); }) {}
+TimerQueue::TimerQueue()
+    : thread_([this] {
+        pthread_setname_np(pthread_self(), "raftkv-timer");
+        Run();
+      }) {}
 
 TimerQueue::~TimerQueue() {
   {
@@ -43,7 +49,11 @@ void TimerQueue::Run() {
 }
 
 Executor::Executor(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  for (int i = 0; i < threads; ++i)
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "raftkv-worker");
+      Work();
+    });
 }
 
 Executor::~Executor() {
