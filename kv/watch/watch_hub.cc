@@ -1,5 +1,7 @@
 #include "kv/watch/watch_hub.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <utility>
@@ -21,7 +23,10 @@ WatchHub::WatchHub(StoreProvider store, HubOptions options)
   published_ = rev;
   target_ = rev;
   next_tick_ = absl::Now() + options_.progress_interval;
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "raftkv-watch");
+    Run();
+  });
 }
 
 WatchHub::~WatchHub() {
@@ -72,6 +77,7 @@ WatchHub::Stats WatchHub::stats() const {
   }
   s.published = published_;
   s.batches_read = batches_read_;
+  s.batches_skipped = batches_skipped_;
   s.catchup_reads = catchup_reads_;
   return s;
 }
@@ -105,16 +111,33 @@ void WatchHub::Run() {
 void WatchHub::PublishLive(WakeList* wake) {
   const int64_t from = published_ + 1;
   const int64_t to = target_;
+  if (synced_count_ == 0) {
+    // Nobody to hand these revisions to (the common case of a store without
+    // watchers): skip the read. Unsynced watchers read their backlog from
+    // the store themselves, and join the synced set under mu_, which is not
+    // released here.
+    published_ = to;
+    ++batches_skipped_;
+    SendWaitingProgress(wake);
+    return;
+  }
   // Read without mu_: only the publisher (under publish_mu_) moves
   // published_, so the range stays right; watchers that come and go
-  // meanwhile are handled below.
-  mu_.Unlock();
+  // meanwhile are handled below. Previous values are read only when a synced
+  // watcher wants them; one that joined during a read without them makes us
+  // read again.
+  bool prev_kv = synced_prev_kv_ > 0;
   absl::StatusOr<ChangeBatch> read;
-  {
-    std::shared_ptr<MvccStore> store = store_();
-    read = store->ReadChanges(from, to, options_.read_limit, /*prev_kv=*/true);
+  while (true) {
+    mu_.Unlock();
+    {
+      std::shared_ptr<MvccStore> store = store_();
+      read = store->ReadChanges(from, to, options_.read_limit, prev_kv);
+    }
+    mu_.Lock();
+    if (prev_kv || synced_prev_kv_ == 0) break;
+    prev_kv = true;
   }
-  mu_.Lock();
   ++batches_read_;
   if (!read.ok() || read->next_revision <= from) {
     // The store no longer holds these revisions (a snapshot install brought
@@ -163,6 +186,10 @@ void WatchHub::PublishLive(WakeList* wake) {
     }
   }
   published_ = batch->last_revision;
+  SendWaitingProgress(wake);
+}
+
+void WatchHub::SendWaitingProgress(WakeList* wake) {
   for (auto it = progress_waiting_.begin(); it != progress_waiting_.end();) {
     WatchStream* s = *it++;  // MaybeSendProgress may erase s
     MaybeSendProgress(s, wake);
@@ -311,6 +338,7 @@ void WatchHub::Push(WatchStream* s, WatchMessage m, WakeList* wake) {
 void WatchHub::AddSynced(Watcher* w) {
   w->synced = true;
   ++synced_count_;
+  if (w->spec.prev_kv) ++synced_prev_kv_;
   if (w->spec.range_end.empty()) {
     key_synced_[w->spec.key].insert(w);
   } else {
@@ -321,6 +349,7 @@ void WatchHub::AddSynced(Watcher* w) {
 void WatchHub::RemoveSynced(Watcher* w) {
   w->synced = false;
   --synced_count_;
+  if (w->spec.prev_kv) --synced_prev_kv_;
   if (w->spec.range_end.empty()) {
     auto it = key_synced_.find(w->spec.key);
     it->second.erase(w);

@@ -138,6 +138,7 @@ class WatchHub {
     size_t queued_messages = 0;
     int64_t published = 0;
     uint64_t batches_read = 0;
+    uint64_t batches_skipped = 0;
     uint64_t catchup_reads = 0;
   };
 
@@ -173,6 +174,8 @@ class WatchHub {
   // Reads (target_ - published_] in batches and hands them to synced
   // watchers.
   void PublishLive(WakeList* wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Offers a progress response to every stream waiting for one.
+  void SendWaitingProgress(WakeList* wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // One catch-up read for unsynced watchers whose streams have room.
   void CatchUp(WakeList* wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ProgressTick(WakeList* wake) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -224,6 +227,10 @@ class WatchHub {
       ABSL_GUARDED_BY(mu_);
   std::unordered_set<Watcher*> range_synced_ ABSL_GUARDED_BY(mu_);
   size_t synced_count_ ABSL_GUARDED_BY(mu_) = 0;
+  // Synced watchers that want previous values.
+  size_t synced_prev_kv_ ABSL_GUARDED_BY(mu_) = 0;
+  // Published batches not read because no watcher was synced.
+  uint64_t batches_skipped_ ABSL_GUARDED_BY(mu_) = 0;
   std::unordered_set<Watcher*> unsynced_ ABSL_GUARDED_BY(mu_);
   // Streams with a requested progress notification not yet queued.
   std::unordered_set<WatchStream*> progress_waiting_ ABSL_GUARDED_BY(mu_);
