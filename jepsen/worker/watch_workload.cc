@@ -9,17 +9,21 @@
 // first start "now" or revision 1 (a catch-up from the store).
 //
 // Thread safety: each watcher owns its stream; its ticker thread only writes
-// progress requests (serialised by a mutex, never after the stream is done)
-// and cancels the call; gRPC allows one reader and one writer at a time.
+// progress requests and cancels the call (a mutex guards the flags they
+// share; writes happen outside it); gRPC allows one reader and one writer at
+// a time, and the reader joins the ticker before Finish().
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <iostream>
 #include <random>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "jepsen/checker/watch.h"
 #include "jepsen/worker/workloads.h"
 #include "rpc/client/client.h"
@@ -186,7 +190,7 @@ void Watcher(const WorkerConfig& c, Recorder& rec, Client& cl,
       stream->Write(req);
     }
     std::thread ticker([&] {
-      absl::MutexLock l(&mu);
+      mu.Lock();
       while (!done) {
         mu.AwaitWithTimeout(absl::Condition(&done), absl::Milliseconds(200));
         if (done) break;
@@ -198,11 +202,17 @@ void Watcher(const WorkerConfig& c, Recorder& rec, Client& cl,
           break;
         }
         if (spec.progress && created) {
+          // Written without mu: a write blocked by flow control must not
+          // block the reader, which cancels the call (ending the write)
+          // before it joins this thread.
+          mu.Unlock();
           etcdserverpb::WatchRequest p;
           p.mutable_progress_request();
           stream->Write(p);
+          mu.Lock();
         }
       }
+      mu.Unlock();
     });
     etcdserverpb::WatchResponse r;
     const std::string node = c.endpoints[ep];
@@ -255,8 +265,8 @@ void Watcher(const WorkerConfig& c, Recorder& rec, Client& cl,
       absl::MutexLock l(&mu);
       done = true;
     }
-    ticker.join();
     ctx.TryCancel();
+    ticker.join();
     const grpc::Status gs = stream->Finish();
     Op op = NewOp(spec.index, "watch-error", name, rec.Now());
     op.type = OpType::kFail;
@@ -302,7 +312,19 @@ absl::Status RunWatchWorkload(const WorkerConfig& c, Recorder& rec) {
       }
     });
   }
+  // A watcher stuck in a call that never returns (e.g. a write blocked by
+  // a server that stopped reading) must not hang the run.
+  absl::Notification finished;
+  std::thread watchdog([&] {
+    if (!finished.WaitForNotificationWithTimeout(c.duration +
+                                                 absl::Seconds(30))) {
+      std::cerr << "jepsen-worker: watch clients stuck 30 s after the end\n";
+      std::_Exit(1);
+    }
+  });
   for (auto& th : threads) th.join();
+  finished.Notify();
+  watchdog.join();
   for (const absl::Status& e : errors) {
     if (!e.ok()) return e;
   }
