@@ -2,6 +2,8 @@
 
 #include <deque>
 #include <memory>
+#include <thread>
+#include <unordered_set>
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
@@ -16,6 +18,10 @@ using kv::watch::WatchMessage;
 // Control messages (created, canceled) a stream may hold before the
 // reactor stops reading requests from its client.
 constexpr size_t kMaxControlBacklog = 1024;
+
+// Leader polls in a row without a leader after which the hasleader=true
+// streams are ended (etcd's maxNoLeaderCnt).
+constexpr int kMaxNoLeaderChecks = 3;
 
 kv::watch::WatchSpec SpecFrom(const etcdserverpb::WatchCreateRequest& r) {
   kv::watch::WatchSpec spec;
@@ -39,6 +45,58 @@ bool RequiresLeader(const grpc::CallbackServerContext* ctx) {
   return it != md.end() && it->second == "true";
 }
 
+grpc::Status NoLeaderStatus() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "etcdserver: no leader");
+}
+
+class WatchReactor;
+
+}  // namespace
+
+// Polls the member's leader every election timeout on its own thread; after
+// kMaxNoLeaderChecks polls in a row without one, ends every registered
+// stream with "etcdserver: no leader" and forgets it (etcd's monitorLeader).
+//
+// Thread safety: thread-safe. Lock order: mu_, then a reactor's mu_, then
+// the node's. A reactor registers before its first read and unregisters in
+// OnDone before it is deleted, so every pointer in streams_ is alive while
+// mu_ is held; NoLeader() only starts the call's Finish, and gRPC never
+// runs OnDone inline from Finish, so OnDone cannot wait for mu_ here.
+class LeaderMonitor {
+ public:
+  LeaderMonitor(const raft::Node* node, absl::Duration interval)
+      : node_(node), interval_(interval) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~LeaderMonitor() {
+    {
+      absl::MutexLock l(&mu_);
+      stopping_ = true;
+    }
+    thread_.join();
+  }
+  void Register(WatchReactor* r) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock l(&mu_);
+    streams_.insert(r);
+  }
+  void Unregister(WatchReactor* r) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock l(&mu_);
+    streams_.erase(r);
+  }
+
+ private:
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const raft::Node* const node_;
+  const absl::Duration interval_;
+  absl::Mutex mu_;
+  std::unordered_set<WatchReactor*> streams_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+namespace {
+
 // Thread safety: gRPC reaction methods and hub wake-ups run on any thread;
 // `mu_` guards the write state. Lock order: the stream's wake lock, then
 // mu_, then the hub's lock (Pop); OnDone closes the stream without mu_.
@@ -46,15 +104,32 @@ class WatchReactor final
     : public grpc::ServerBidiReactor<WatchRequest, WatchResponse> {
  public:
   WatchReactor(EtcdServer* server, kv::watch::WatchHub* hub,
-               grpc::CallbackServerContext* ctx)
+               LeaderMonitor* monitor, grpc::CallbackServerContext* ctx)
       : server_(server) {
-    if (RequiresLeader(ctx) && server_->node().leader() == 0) {
-      Finish(
-          grpc::Status(grpc::StatusCode::UNAVAILABLE, "etcdserver: no leader"));
-      return;
+    if (RequiresLeader(ctx)) {
+      if (server_->node().leader() == 0) {
+        Finish(NoLeaderStatus());
+        return;
+      }
+      monitor_ = monitor;
     }
     stream_ = hub->OpenStream([this] { OnWake(); });
+    // Registered before the first read, so before any OnDone.
+    if (monitor_) monitor_->Register(this);
+    absl::MutexLock l(&mu_);
     StartRead(&request_);
+    started_ = true;
+    if (finishing_) MaybeFinish();  // NoLeader() came first
+  }
+
+  // The member has had no leader for a while: end the call with etcd's
+  // "etcdserver: no leader" once the current write is done.
+  void NoLeader() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock l(&mu_);
+    if (finishing_) return;
+    finishing_ = true;
+    finish_status_ = NoLeaderStatus();
+    if (started_) MaybeFinish();
   }
 
   void OnReadDone(bool ok) override {
@@ -104,6 +179,7 @@ class WatchReactor final
   }
 
   void OnDone() override {
+    if (monitor_) monitor_->Unregister(this);
     if (stream_) stream_->Close();
     delete this;
   }
@@ -133,10 +209,12 @@ class WatchReactor final
   void MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_) return;
     finished_ = true;
-    Finish(grpc::Status::OK);
+    Finish(finish_status_);
   }
 
   EtcdServer* const server_;
+  // Set for a hasleader=true stream only.
+  LeaderMonitor* monitor_ = nullptr;
   std::shared_ptr<kv::watch::WatchStream> stream_;
   WatchRequest request_;  // owned by the outstanding read
 
@@ -147,9 +225,33 @@ class WatchReactor final
   bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  // The first read was started (the constructor is done with the call).
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status finish_status_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
+
+void LeaderMonitor::Run() {
+  int no_leader = 0;
+  absl::MutexLock l(&mu_);
+  while (true) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), interval_);
+    if (stopping_) return;
+    no_leader = node_->leader() == 0 ? no_leader + 1 : 0;
+    if (no_leader < kMaxNoLeaderChecks) continue;
+    for (WatchReactor* r : streams_) r->NoLeader();
+    streams_.clear();
+  }
+}
+
+WatchService::WatchService(EtcdServer* server, kv::watch::WatchHub* hub)
+    : server_(server),
+      hub_(hub),
+      monitor_(std::make_unique<LeaderMonitor>(
+          &server->node(), server->options().election_timeout)) {}
+
+WatchService::~WatchService() = default;
 
 std::vector<WatchResponse> ToResponses(const WatchMessage& m,
                                        int64_t max_bytes) {
@@ -206,7 +308,7 @@ std::vector<WatchResponse> ToResponses(const WatchMessage& m,
 
 grpc::ServerBidiReactor<WatchRequest, WatchResponse>* WatchService::Watch(
     grpc::CallbackServerContext* ctx) {
-  return new WatchReactor(server_, hub_, ctx);
+  return new WatchReactor(server_, hub_, monitor_.get(), ctx);
 }
 
 }  // namespace raftkv::rpc

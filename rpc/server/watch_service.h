@@ -6,12 +6,16 @@
 //
 // A stream whose client sent the `hasleader=true` metadata (etcdctl watch,
 // clientv3's WithRequireLeader) is refused with etcd's "etcdserver: no
-// leader" when the member knows no leader at the start of the call.
+// leader" when the member knows no leader at the start of the call, and is
+// ended with that error once the member has known no leader for three
+// election timeouts in a row (etcd's monitorLeader; a client then
+// reconnects to a member that has one).
 #ifndef RAFTKV_RPC_SERVER_WATCH_SERVICE_H_
 #define RAFTKV_RPC_SERVER_WATCH_SERVICE_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <memory>
 #include <vector>
 
 #include "kv/watch/watch_hub.h"
@@ -20,11 +24,17 @@
 
 namespace raftkv::rpc {
 
+// Ends the hasleader=true streams after three election timeouts without a
+// leader (defined in watch_service.cc).
+class LeaderMonitor;
+
 class WatchService final : public etcdserverpb::Watch::CallbackService {
  public:
-  // Both must outlive every call (stop the gRPC server first).
-  WatchService(EtcdServer* server, kv::watch::WatchHub* hub)
-      : server_(server), hub_(hub) {}
+  // Both must outlive every call (stop the gRPC server first); the raft
+  // node behind `server` must outlive this service (its leader is polled
+  // until the destructor returns).
+  WatchService(EtcdServer* server, kv::watch::WatchHub* hub);
+  ~WatchService() override;
 
   grpc::ServerBidiReactor<etcdserverpb::WatchRequest,
                           etcdserverpb::WatchResponse>*
@@ -33,6 +43,7 @@ class WatchService final : public etcdserverpb::Watch::CallbackService {
  private:
   EtcdServer* const server_;
   kv::watch::WatchHub* const hub_;
+  const std::unique_ptr<LeaderMonitor> monitor_;
 };
 
 // The WatchResponse(s) for one hub message: more than one only when the
