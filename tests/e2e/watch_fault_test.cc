@@ -19,9 +19,9 @@
 //    canceled=true with compact_revision — never a silent gap.
 //  - WatchBelowCompactRevisionIsCancelled: a watch created below the compact
 //    revision is cancelled with compact_revision; one at it is not.
-//  - HasLeaderStreamRefusedWithoutLeader: a stream with hasleader=true
-//    metadata is refused with "etcdserver: no leader" once the member has
-//    lost its leader.
+//  - HasLeaderTest: once a member has lost its leader, a new stream with
+//    hasleader=true metadata is refused with "etcdserver: no leader", and
+//    an open one ends with that error; against raftkv and etcd alike.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -39,6 +39,7 @@
 #include "rpc/client/keys.h"
 #include "tests/e2e/process_cluster.h"
 #include "tests/e2e/watch_util.h"
+#include "tests/rpc/client_test_util.h"
 
 namespace raftkv::e2e {
 namespace {
@@ -822,20 +823,31 @@ TEST(WatchFaultTest, WatchBelowCompactRevisionIsCancelled) {
 // ---------------------------------------------------------------------------
 // hasleader
 
-TEST(WatchFaultTest, HasLeaderStreamRefusedWithoutLeader) {
-  ProcessCluster cluster(ClusterOptions{});
+// Runs against raftkv and, when installed, against etcd itself (whose
+// behaviour this is: v3rpc's stream interceptor refuses a new stream, and
+// monitorLeader cancels existing ones after 3 election timeouts without a
+// leader).
+class HasLeaderTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HasLeaderTest, StreamsEndWithNoLeaderOnceTheLeaderIsLost) {
+  ClusterOptions options;
+  options.binary = GetParam() == "etcd" ? "etcd" : RAFTKV_PATH;
+  if (GetParam() == "etcd" && !raftkv::testing::HaveProgram("etcd")) {
+    GTEST_SKIP() << "etcd not installed";
+  }
+  ProcessCluster cluster(options);
   ASSERT_TRUE(cluster.Start(absl::Seconds(60)).ok()) << cluster.Logs();
   const std::vector<std::pair<std::string, std::string>> md = {
       {"hasleader", "true"}};
-  {
-    // With a leader the stream serves.
-    SyncWatch w(WatchChannel(cluster.client_endpoint(0)), md,
-                absl::Seconds(10));
-    ASSERT_TRUE(w.Create(CreateRequest("hl", "", 0, false)));
-    etcdserverpb::WatchResponse r;
-    ASSERT_TRUE(w.Read(&r));
-    EXPECT_TRUE(r.created());
-  }
+  // With a leader a stream serves; it stays open across the loss.
+  SyncWatch existing(WatchChannel(cluster.client_endpoint(0)), md,
+                     absl::Seconds(25));
+  ASSERT_TRUE(existing.Create(CreateRequest("hl", "", 0, false)));
+  etcdserverpb::WatchResponse r;
+  ASSERT_TRUE(existing.Read(&r));
+  EXPECT_TRUE(r.created());
+
+  const absl::Time killed = absl::Now();
   cluster.Kill(1);
   cluster.Kill(2);
   ASSERT_TRUE(WaitFor(
@@ -845,20 +857,40 @@ TEST(WatchFaultTest, HasLeaderStreamRefusedWithoutLeader) {
       },
       absl::Seconds(30)))
       << "m1 still reports a leader";
+  const absl::Duration lost = absl::Now() - killed;
+
+  // A new stream is refused at once.
   SyncWatch w(WatchChannel(cluster.client_endpoint(0)), md, absl::Seconds(10));
   w.Create(CreateRequest("hl", "", 0, false));  // may fail: refused at once
-  etcdserverpb::WatchResponse r;
   EXPECT_FALSE(w.Read(&r)) << r.ShortDebugString();
   grpc::Status s = w.Finish(/*cancel=*/false);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(s.error_message(), "etcdserver: no leader");
-  // Without the metadata the member still serves its watchers.
+
+  // The existing stream ends with the same error (etcd: after 3 election
+  // timeouts without a leader, 1.5 s here).
+  EXPECT_FALSE(existing.Read(&r)) << r.ShortDebugString();
+  const absl::Duration ended = absl::Now() - killed;
+  s = existing.Finish(/*cancel=*/false);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message(), "etcdserver: no leader");
+  std::printf(
+      "%s: leader lost %s after the kills, existing hasleader stream ended "
+      "%s after them\n",
+      GetParam().c_str(), absl::FormatDuration(lost).c_str(),
+      absl::FormatDuration(ended).c_str());
+
+  // Without the metadata the member still serves watches.
   SyncWatch plain(WatchChannel(cluster.client_endpoint(0)), {},
                   absl::Seconds(10));
   ASSERT_TRUE(plain.Create(CreateRequest("hl", "", 0, false)));
   ASSERT_TRUE(plain.Read(&r));
   EXPECT_TRUE(r.created());
 }
+
+INSTANTIATE_TEST_SUITE_P(Servers, HasLeaderTest,
+                         ::testing::Values("raftkv", "etcd"),
+                         [](const auto& info) { return info.param; });
 
 }  // namespace
 }  // namespace raftkv::e2e
