@@ -310,8 +310,9 @@ absl::StatusOr<std::vector<absl::StatusOr<ApplyResponse>>> MvccStore::Apply(
   RAFTKV_RETURN_IF_NOT_OK(write_error_);
   Revisions before;
   std::unique_ptr<SnapshotView> base = Snapshot(&before);
+  CachedMetaView cached(base.get(), &meta_cache_, options_.meta_cache_entries);
   WriteOverlay overlay;
-  OverlayView view(base.get(), &overlay);
+  OverlayView view(&cached, &overlay);
   Revisions next = before;
   CommandRunner runner(&view, &overlay, options_, &next.current, &next.compact);
 
@@ -343,7 +344,19 @@ absl::StatusOr<std::vector<absl::StatusOr<ApplyResponse>>> MvccStore::Apply(
   PutMeta(&batch, layout::kRevisionKey, next.current);
   PutMeta(&batch, layout::kCompactKey, next.compact);
   PutMeta(&batch, layout::kAppliedIndexKey, next.applied_index);
-  RAFTKV_RETURN_IF_NOT_OK(Commit(&batch, next));
+  if (absl::Status s = Commit(&batch, next); !s.ok()) {
+    meta_cache_.clear();
+    return s;
+  }
+  // The cache follows the batch's current-key changes (cached keys only:
+  // a new key is added when next read).
+  for (const auto& [raw, value] : overlay.entries()) {
+    if (raw.empty() || raw[0] != layout::kCurrentTag) continue;
+    if (auto it = meta_cache_.find(absl::string_view(raw));
+        it != meta_cache_.end()) {
+      it->second = value;
+    }
+  }
   return results;
 }
 

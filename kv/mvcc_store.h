@@ -50,6 +50,10 @@ struct MvccOptions {
   bool sync = false;
   // etcd's --max-txn-ops.
   int64_t max_txn_ops = kDefaultMaxTxnOps;
+  // Keys whose current meta (create/mod revision, version, lease) the
+  // writer keeps in memory, so that a put need not read it from LevelDB.
+  // When full the cache starts over. 0 turns it off.
+  size_t meta_cache_entries = 1 << 18;
 };
 
 // One committed Raft entry for the state machine. The request pointers are
@@ -178,6 +182,9 @@ class MvccStore {
   layout::ChangeKeyParts compact_cursor_ ABSL_GUARDED_BY(write_mu_);
   // The compact revision whose physical compaction finished (0 if none).
   int64_t compacted_through_ ABSL_GUARDED_BY(write_mu_);
+  // Invariant: each entry equals what the latest committed batch left under
+  // that raw current-key ("c" + key): its meta, or nullopt if absent.
+  MetaCache meta_cache_ ABSL_GUARDED_BY(write_mu_);
 
   mutable absl::Mutex mu_;
   // Invariant: equals the "m/" entries of the latest committed batch.

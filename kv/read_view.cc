@@ -1,5 +1,6 @@
 #include "kv/read_view.h"
 
+#include "kv/key_layout.h"
 #include "raft/check.h"
 
 namespace raftkv::kv {
@@ -159,6 +160,20 @@ absl::StatusOr<std::optional<std::string>> OverlayView::Get(
   const auto& entries = overlay_->entries();
   if (auto it = entries.find(raw); it != entries.end()) return it->second;
   return base_->Get(raw);
+}
+
+absl::StatusOr<std::optional<std::string>> CachedMetaView::Get(
+    std::string_view raw) const {
+  if (raw.empty() || raw[0] != layout::kCurrentTag || limit_ == 0) {
+    return base_->Get(raw);
+  }
+  const absl::string_view lookup(raw.data(), raw.size());
+  if (auto it = cache_->find(lookup); it != cache_->end()) return it->second;
+  absl::StatusOr<std::optional<std::string>> value = base_->Get(raw);
+  if (!value.ok()) return value;
+  if (cache_->size() >= limit_) cache_->clear();
+  cache_->emplace(std::string(raw), *value);
+  return value;
 }
 
 std::optional<std::string> GetRaw(leveldb::Iterator* it, std::string_view raw) {

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "leveldb/db.h"
 #include "leveldb/iterator.h"
@@ -110,6 +111,28 @@ class OverlayView : public ReadView {
  private:
   const ReadView* const base_;
   const WriteOverlay* const overlay_;
+};
+
+// Raw current-key ("c" + key) -> the stored meta, or nullopt if absent.
+using MetaCache = absl::flat_hash_map<std::string, std::optional<std::string>>;
+
+// `base` with its current-key lookups served from (and added to) `cache`,
+// up to `limit` entries. Other lookups and iterators go to `base`.
+// REQUIRES: `cache` matches `base` for every key it holds; one writer.
+class CachedMetaView : public ReadView {
+ public:
+  CachedMetaView(const ReadView* base, MetaCache* cache, size_t limit)
+      : base_(base), cache_(cache), limit_(limit) {}
+  std::unique_ptr<leveldb::Iterator> NewIterator() const override {
+    return base_->NewIterator();
+  }
+  absl::StatusOr<std::optional<std::string>> Get(
+      std::string_view raw) const override;
+
+ private:
+  const ReadView* const base_;
+  MetaCache* const cache_;
+  const size_t limit_;
 };
 
 // Positions on `raw` exactly; returns its value or nullopt if absent.

@@ -209,10 +209,11 @@ std::string Compare2(const absl::StatusOr<Resp>& want,
          "\nstore: " + g.ShortDebugString();
 }
 
-void RunSeed(uint32_t seed, int ops) {
+void RunSeed(uint32_t seed, int ops,
+             size_t meta_cache_entries = MvccOptions().meta_cache_entries) {
   Generator gen(seed);
   Model model;
-  StoreHarness h;
+  StoreHarness h(meta_cache_entries);
   h.GrantLeases(1, 3);  // the leases the generator's puts name
   auto fail = [&](int step, const std::string& op, const std::string& diff) {
     ADD_FAILURE() << "divergence: seed=" << seed << " step=" << step
@@ -358,6 +359,16 @@ TEST(MvccModelTest, RandomOperationsMatchModel) {
   const int seeds = EnvInt("KV_MODEL_SEEDS", 8);
   for (int seed = 1; seed <= seeds && !HasFailure(); ++seed) {
     RunSeed(static_cast<uint32_t>(seed), ops);
+  }
+}
+
+// The writer's meta cache off, and so small that it starts over every few
+// keys: the store must not depend on it being complete.
+TEST(MvccModelTest, MetaCacheOffOrTinyMatchesModel) {
+  for (size_t entries : {size_t{0}, size_t{1}, size_t{3}}) {
+    for (uint32_t seed = 101; seed <= 103 && !HasFailure(); ++seed) {
+      RunSeed(seed, 1500, entries);
+    }
   }
 }
 

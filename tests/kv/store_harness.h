@@ -16,7 +16,12 @@ namespace raftkv::kv::testing {
 
 class StoreHarness {
  public:
-  StoreHarness() : env_(leveldb::NewMemEnv(leveldb::Env::Default())) {
+  // `meta_cache_entries` as MvccOptions (tests of the writer's cache pass
+  // tiny sizes so that it overflows and starts over often).
+  explicit StoreHarness(
+      size_t meta_cache_entries = MvccOptions().meta_cache_entries)
+      : env_(leveldb::NewMemEnv(leveldb::Env::Default())),
+        meta_cache_entries_(meta_cache_entries) {
     Reopen();
   }
   ~StoreHarness() { store_.reset(); }
@@ -30,6 +35,7 @@ class StoreHarness {
     store_.reset();
     MvccOptions options;
     options.env = open_env_ != nullptr ? open_env_ : env_.get();
+    options.meta_cache_entries = meta_cache_entries_;
     auto opened = MvccStore::Open("/db", options);
     ASSERT_TRUE(opened.ok()) << opened.status();
     store_ = *std::move(opened);
@@ -89,6 +95,7 @@ class StoreHarness {
 
  private:
   std::unique_ptr<leveldb::Env> env_;
+  size_t meta_cache_entries_;
   leveldb::Env* open_env_ = nullptr;
   std::unique_ptr<MvccStore> store_;
 };
