@@ -764,11 +764,22 @@ TEST(WatchFaultTest, CompactionWhileWatcherPaused) {
       static_cast<long>(last), static_cast<long>(first),
       static_cast<long>(next - 1), responses, static_cast<long>(compact));
   EXPECT_EQ(compact, last) << "no cancel with compact_revision";
-  // It lagged beyond the compaction (else the test proves nothing), and
-  // the cancel names a revision beyond everything it was not sent.
+  // It lagged behind the compaction (else the test proves nothing): the
+  // first revision it was not sent is below the compact revision.
   EXPECT_LT(next, last);
   EXPECT_GT(compact, next - 1);
   EXPECT_TRUE(r.canceled());
+
+  // Nothing follows the cancel: a new write, then a progress request,
+  // whose answer comes after anything queued before it.
+  ASSERT_GT(PutMany(*c, "wc/k", 1, 8, 0), last);
+  ASSERT_TRUE(paused.RequestProgress());
+  while (true) {
+    ASSERT_TRUE(paused.Read(&r)) << "no progress response";
+    EXPECT_EQ(r.events_size(), 0) << "events after the cancel";
+    if (!r.canceled() && r.events_size() == 0) break;
+  }
+  EXPECT_EQ(r.watch_id(), -1);
 }
 
 TEST(WatchFaultTest, WatchBelowCompactRevisionIsCancelled) {
