@@ -1,7 +1,8 @@
 // jepsen-check: checks a recorded history.
 //   jepsen-check --workload register|set|bank|watch|lease
 //                --history history.jsonl [--verdict verdict.json]
-//                [--accounts 5 --total 100] [--lease_margin_ms 7000]
+//                [--accounts 5 --total 100] [--lease_margin_ms 3000]
+//                [--timeout_s 120 --key_timeout_s 10 --max_states 20000000]
 // Prints a human-readable report; writes {"workload":...,"verdict":...} to
 // --verdict. Exit status: 0 valid, 1 invalid, 2 unknown, 3 bad input.
 #include <fstream>
@@ -29,6 +30,9 @@ ABSL_FLAG(int64_t, lease_margin_ms, 3000,
 ABSL_FLAG(std::string, faults, "",
           "lease: fault windows start-end,... in ns (nemesis.jsonl)");
 ABSL_FLAG(int, timeout_s, 120, "register: give up (unknown) after this long");
+ABSL_FLAG(int, key_timeout_s, 10, "register: per key, give up after this long");
+ABSL_FLAG(int64_t, max_states, 20'000'000,
+          "register: per key, give up after visiting this many states");
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
@@ -45,6 +49,8 @@ int main(int argc, char** argv) {
   if (workload == "register") {
     LinearizabilityOptions o;
     o.timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
+    o.key_timeout = absl::Seconds(absl::GetFlag(FLAGS_key_timeout_s));
+    o.max_states = absl::GetFlag(FLAGS_max_states);
     LinearizabilityReport r = CheckRegister(*history, o);
     verdict = r.verdict;
     text = r.Describe();
