@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
     extra = absl::StrCat(
         "\"watchers\":", r.watchers, ",\"events_received\":", r.events_received,
         ",\"committed_events\":", r.committed_events,
-        ",\"progress\":", r.progress_notifications, ",\"violations\":{");
+        ",\"progress\":", r.progress_notifications,
+        ",\"acknowledged_lost\":", r.acknowledged_lost, ",\"violations\":{");
     bool first = true;
     for (const auto& [g, n] : r.violations) {
       absl::StrAppend(&extra, first ? "" : ",", "\"", g, "\":", n);

@@ -48,6 +48,7 @@ class Checker {
           continue;
         }
         committed_[e.revision].push_back(e);
+        if (e.type == kPut) value_revision_[e.value] = e.revision;
       }
     }
     struct KeyState {
@@ -96,6 +97,8 @@ class Checker {
   WatchReport& r_;
   std::map<int64_t, std::vector<WatchEvent>> committed_;
   std::map<std::pair<int64_t, int64_t>, Truth> truth_;
+  // Put value -> its committed revision (values are unique).
+  std::unordered_map<int64_t, int64_t> value_revision_;
 };
 
 std::string Show(const WatchEvent& e) {
@@ -251,9 +254,22 @@ void Checker::CheckAcknowledged(const std::vector<Op>& history) {
     const std::string what =
         absl::StrCat(op.f, " (line ", op.line, ") acknowledged at revision ",
                      op.has_value ? op.scalar() : -1);
+    // Where the write's put values really are: a wrong revision in the
+    // reply, or lost.
+    std::string where;
+    for (const auto& [k, v] : effects) {
+      if (v < 0) continue;
+      auto at = value_revision_.find(v);
+      if (at == value_revision_.end()) {
+        ++r_.acknowledged_lost;
+        absl::StrAppend(&where, "; value ", v, " is lost");
+      } else if (!op.has_value || at->second != op.scalar()) {
+        absl::StrAppend(&where, "; value ", v, " is at revision ", at->second);
+      }
+    }
     auto it = op.has_value ? committed_.find(op.scalar()) : committed_.end();
     if (it == committed_.end()) {
-      Flag("acknowledged", what + ": no such committed revision");
+      Flag("acknowledged", what + ": no such committed revision" + where);
       continue;
     }
     bool match = it->second.size() == effects.size();
@@ -267,9 +283,8 @@ void Checker::CheckAcknowledged(const std::vector<Op>& history) {
       match = match && found;
     }
     if (!match) {
-      Flag("acknowledged", what +
-                               ": the committed revision holds other "
-                               "events");
+      Flag("acknowledged",
+           what + ": the committed revision holds other events" + where);
     }
   }
   for (const auto& [rev, events] : committed_) {
@@ -345,6 +360,9 @@ std::string WatchReport::Describe() const {
       progress_notifications, " progress notifications; committed ",
       committed_events, " events in ", committed_revisions, " revisions up to ",
       final_revision, "; writes ok ", writes_ok, ", info ", writes_info,
+      acknowledged_lost > 0
+          ? absl::StrCat(", acknowledged put values lost ", acknowledged_lost)
+          : "",
       note.empty() ? "" : "; ", note, ")\n");
   for (const auto& [g, n] : violations) {
     absl::StrAppend(&out, "  ", g, ": ", n, " violation(s)\n");

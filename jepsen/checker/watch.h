@@ -86,6 +86,8 @@ struct WatchReport {
           progress_notifications = 0;
   int64_t committed_revisions = 0, committed_events = 0, final_revision = 0;
   int64_t writes_ok = 0, writes_info = 0;
+  // Put values of ok writes found nowhere in the committed history.
+  int64_t acknowledged_lost = 0;
   std::string note;  // why unknown, if so
   std::string Describe() const;
 };

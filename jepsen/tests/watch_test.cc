@@ -224,6 +224,14 @@ TEST(WatchChecker, AcknowledgedWriteLost) {
   Parts p;
   p.writes.push_back(Write("put", {{P, 2, 104}}, 5));  // ok at 5: not there
   ExpectOnly(p, "acknowledged");
+  EXPECT_EQ(CheckWatch(p.History()).acknowledged_lost, 1);
+}
+
+TEST(WatchChecker, AcknowledgedAtWrongRevision) {
+  Parts p;
+  p.writes[0] = Write("put", {{P, 0, 100}}, 3);  // committed at 2
+  ExpectOnly(p, "acknowledged");
+  EXPECT_EQ(CheckWatch(p.History()).acknowledged_lost, 0);
 }
 
 TEST(WatchChecker, CommittedValueNeverWritten) {
