@@ -256,4 +256,18 @@ std::string FormatOp(const Op& op) {
                       "\",\"start\":", op.start, ",\"end\":", op.end, "}");
 }
 
+void AppendViolations(
+    const std::map<std::string, int64_t>& violations,
+    const std::map<std::string, std::vector<std::string>>& examples,
+    std::string* out) {
+  for (const auto& [g, n] : violations) {
+    absl::StrAppend(out, "  ", g, ": ", n, " violation(s)\n");
+    auto it = examples.find(g);
+    if (it == examples.end()) continue;
+    for (const std::string& e : it->second) {
+      absl::StrAppend(out, "    ", e, "\n");
+    }
+  }
+}
+
 }  // namespace raftkv::jepsen

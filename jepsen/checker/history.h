@@ -22,6 +22,7 @@
 #define RAFTKV_JEPSEN_CHECKER_HISTORY_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -65,6 +66,13 @@ absl::StatusOr<std::vector<Op>> ReadHistoryFile(const std::string& path);
 std::string FormatOp(const Op& op);
 
 const char* OpTypeName(OpType t);
+
+// Appends one line per violated guarantee with its count, then its example
+// lines indented (the report format of the watch and lease checkers).
+void AppendViolations(
+    const std::map<std::string, int64_t>& violations,
+    const std::map<std::string, std::vector<std::string>>& examples,
+    std::string* out);
 
 }  // namespace raftkv::jepsen
 

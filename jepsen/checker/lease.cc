@@ -166,12 +166,7 @@ std::string LeaseReport::Describe() const {
       continuously_kept, " acknowledged at least every TTL/3 while kept, ",
       kept_reads, " reads while certainly alive; keep-alives ok ",
       keepalives_ok, ", info ", keepalives_info, ")\n");
-  for (const auto& [g, n] : violations) {
-    absl::StrAppend(&out, "  ", g, ": ", n, " violation(s)\n");
-    for (const std::string& e : examples.at(g)) {
-      absl::StrAppend(&out, "    ", e, "\n");
-    }
-  }
+  AppendViolations(violations, examples, &out);
   return out;
 }
 

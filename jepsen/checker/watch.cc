@@ -364,12 +364,7 @@ std::string WatchReport::Describe() const {
           ? absl::StrCat(", acknowledged put values lost ", acknowledged_lost)
           : "",
       note.empty() ? "" : "; ", note, ")\n");
-  for (const auto& [g, n] : violations) {
-    absl::StrAppend(&out, "  ", g, ": ", n, " violation(s)\n");
-    for (const std::string& e : examples.at(g)) {
-      absl::StrAppend(&out, "    ", e, "\n");
-    }
-  }
+  AppendViolations(violations, examples, &out);
   return out;
 }
 
