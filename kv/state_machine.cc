@@ -144,6 +144,21 @@ void StateMachine::PublishApplied(uint64_t index) {
   for (auto& fn : ready) fn();
 }
 
+void StateMachine::SetMembershipObserver(
+    std::function<void(const kvpb::MemberList&)> fn) {
+  absl::MutexLock l(&mu_);
+  membership_observer_ = std::move(fn);
+}
+
+void StateMachine::NotifyMembership() {
+  std::function<void(const kvpb::MemberList&)> observer;
+  {
+    absl::MutexLock l(&mu_);
+    observer = membership_observer_;
+  }
+  if (observer) observer(members_->List());
+}
+
 absl::Status StateMachine::ApplyConfChange(const raftpb::Entry& e) {
   raftpb::ConfChange cc;
   kvpb::ConfChangeContext ctx;
@@ -170,6 +185,7 @@ absl::Status StateMachine::ApplyConfChange(const raftpb::Entry& e) {
     }
     if (!s.ok()) return s;
   }
+  NotifyMembership();
   if (ResultCallback cb = results_.Take(ctx.request_id())) {
     cb(ApplyResponse(std::monostate()));
   }
@@ -306,6 +322,7 @@ absl::Status StateMachine::InstallSnapshot(
   auto store = MvccStore::Open(dir_ + "/store", options_);
   if (!store.ok()) return store.status();
   if (absl::Status s = members_->Reload(); !s.ok()) return s;
+  NotifyMembership();
   auto leases = (*store)->Leases();
   if (!leases.ok()) return leases.status();
   lessor_.Reset(*leases);

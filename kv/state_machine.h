@@ -78,6 +78,12 @@ class StateMachine : public raft::Application {
   // be quick and never block. Set it before the node starts.
   void SetRevisionObserver(std::function<void(int64_t revision)> fn);
 
+  // The member wiring's feed: `fn` runs on the apply thread with the member
+  // list after each applied membership change and after a snapshot install
+  // (which may carry several). It must be quick. Set it before the node
+  // starts.
+  void SetMembershipObserver(std::function<void(const kvpb::MemberList&)> fn);
+
   // raft::Application
   absl::Status Apply(const std::vector<raftpb::Entry>& entries) override;
   absl::Status InstallSnapshot(const raftpb::SnapshotMetadata& meta) override;
@@ -93,6 +99,7 @@ class StateMachine : public raft::Application {
   absl::Status ApplyConfChange(const raftpb::Entry& e);
   void UpdateLessor(const kvpb::InternalRequest& r);
   void PublishApplied(uint64_t index);
+  void NotifyMembership();
   void RunCompactor();
 
   const std::string dir_;
@@ -107,6 +114,8 @@ class StateMachine : public raft::Application {
   std::multimap<uint64_t, std::function<void()>> applied_waiters_
       ABSL_GUARDED_BY(mu_);
   std::function<void(int64_t)> revision_observer_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const kvpb::MemberList&)> membership_observer_
+      ABSL_GUARDED_BY(mu_);
   // Physical compaction runs on its own thread, in bounded steps, off the
   // apply path (DESIGN.md: no latency spikes from compaction).
   bool compaction_pending_ ABSL_GUARDED_BY(mu_) = false;

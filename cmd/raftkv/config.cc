@@ -39,6 +39,8 @@ ABSL_FLAG(int64_t, max_txn_ops, 128, "Maximum operations per transaction.");
 ABSL_FLAG(absl::Duration, lease_checkpoint_interval, absl::Minutes(5),
           "How often the leader replicates leases' remaining TTLs, so that a "
           "new leader does not restart long leases from their full TTL.");
+ABSL_FLAG(bool, strict_reconfig_check, true,
+          "Reject reconfiguration requests that would cause quorum loss.");
 ABSL_FLAG(bool, unsafe_no_read_index, false,
           "TEST ONLY: serve linearizable reads from local state.");
 ABSL_FLAG(bool, unsafe_no_fsync, false,
@@ -187,6 +189,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
         "--max-request-bytes and --max-txn-ops must be positive");
   }
   c.unsafe_no_read_index = absl::GetFlag(FLAGS_unsafe_no_read_index);
+  c.strict_reconfig_check = absl::GetFlag(FLAGS_strict_reconfig_check);
   c.lease_checkpoint_interval = absl::GetFlag(FLAGS_lease_checkpoint_interval);
   if (c.lease_checkpoint_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(

@@ -33,10 +33,14 @@ struct ServerConfig {
   int64_t max_request_bytes = 0;
   int64_t max_txn_ops = 0;
   absl::Duration lease_checkpoint_interval;
+  bool strict_reconfig_check = true;
   bool unsafe_no_read_index = false;
   bool unsafe_no_fsync = false;
   bool unsafe_ack_before_commit = false;
 
+  // Derived from --initial-cluster and the token for a new cluster; for
+  // --initial-cluster-state=existing, replaced by JoinExisting (join.h) with
+  // what the cluster assigned.
   uint64_t member_id = 0;
   uint64_t cluster_id = 0;
   kvpb::MemberList initial_members;  // with IDs, names and peer URLs

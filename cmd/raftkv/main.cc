@@ -2,6 +2,7 @@
 // Takes etcd's flag names; with no flags it runs a one-member cluster on
 // 127.0.0.1:2379 (clients) and :2380 (peers) with data in ./default.raftkv.
 #include <pthread.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -48,7 +49,9 @@ int main(int argc, char** argv) {
                  std::string(config.status().message()).c_str());
     return 2;
   }
-  auto member = raftkv::cmd::Member::Start(*config);
+  // etcd: a member removed from the cluster shuts down (exit status 0).
+  auto member =
+      raftkv::cmd::Member::Start(*config, [] { kill(getpid(), SIGTERM); });
   if (!member.ok()) {
     std::fprintf(stderr, "%s\n",
                  std::string(member.status().message()).c_str());
@@ -58,8 +61,8 @@ int main(int argc, char** argv) {
                "raftkv: member %s (id %llx, cluster %llx) serving clients on "
                "%s, peers on %s, data in %s\n",
                config->name.c_str(),
-               static_cast<unsigned long long>(config->member_id),
-               static_cast<unsigned long long>(config->cluster_id),
+               static_cast<unsigned long long>((*member)->member_id()),
+               static_cast<unsigned long long>((*member)->cluster_id()),
                config->listen_client_urls[0].c_str(),
                config->listen_peer_urls[0].c_str(), config->data_dir.c_str());
   int sig = 0;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "cmd/raftkv/join.h"
 #include "httplib.h"
 #include "raft/wal/durable_log.h"
 
@@ -98,8 +99,16 @@ Member::HandlerProxy::BeginSnapshot(const raftpb::Message& m) {
 
 Member::Member(const ServerConfig& c) : config_(c) {}
 
-absl::StatusOr<std::unique_ptr<Member>> Member::Start(const ServerConfig& c) {
-  std::unique_ptr<Member> m(new Member(c));
+absl::StatusOr<std::unique_ptr<Member>> Member::Start(
+    const ServerConfig& c, std::function<void()> on_removed) {
+  ServerConfig resolved = c;
+  if (!c.new_cluster) {
+    if (absl::Status s = JoinExisting(&resolved, absl::Seconds(30)); !s.ok()) {
+      return s;
+    }
+  }
+  std::unique_ptr<Member> m(new Member(resolved));
+  m->on_removed_ = std::move(on_removed);
   if (absl::Status s = m->Open(); !s.ok()) return s;
   if (absl::Status s = m->StartClientServer(); !s.ok()) return s;
   if (absl::Status s = m->StartHttp(); !s.ok()) return s;
@@ -153,10 +162,20 @@ absl::Status Member::Open() {
   sm_->SetRevisionObserver(
       [hub = watch_hub_.get()](int64_t revision) { hub->Notify(revision); });
 
-  transport_ =
-      std::make_unique<rpc::PeerTransport>(c.member_id, c.cluster_id, &proxy_);
+  rpc::PeerTransportOptions transport_options;
+  transport_options.sender.on_removed = [this] { Removed(); };
+  transport_ = std::make_unique<rpc::PeerTransport>(c.member_id, c.cluster_id,
+                                                    &proxy_, transport_options);
   peer_service_ =
       std::make_unique<rpc::PeerService>(c.member_id, c.cluster_id, &proxy_);
+  peer_service_->SetMembership(
+      [sm_ptr] { return sm_ptr->members().List().SerializeAsString(); },
+      [this](uint64_t id) {
+        absl::MutexLock l(&peers_mu_);
+        return removed_peers_.count(id) > 0;
+      });
+  sm_->SetMembershipObserver(
+      [this](const kvpb::MemberList& list) { OnMembership(list); });
   auto peer_server =
       rpc::StartPeerServer(c.listen_peer_urls[0], peer_service_.get());
   if (!peer_server.ok()) return peer_server.status();
@@ -185,12 +204,7 @@ absl::Status Member::Open() {
   if (!node.ok()) return node.status();
   node_ = std::move(*node);
   proxy_.Set(node_.get());
-  const kvpb::MemberList members = sm_->members().List();
-  for (const auto& member : members.members()) {
-    if (member.id() != c.member_id && !member.peer_urls().empty()) {
-      transport_->AddPeer(member.id(), member.peer_urls(0));
-    }
-  }
+  OnMembership(sm_->members().List());
   rpc::ServerOptions so;
   so.member_id = c.member_id;
   so.cluster_id = c.cluster_id;
@@ -200,6 +214,10 @@ absl::Status Member::Open() {
   so.max_request_bytes = c.max_request_bytes;
   so.max_txn_ops = c.max_txn_ops;
   so.unsafe_no_read_index = c.unsafe_no_read_index;
+  so.strict_reconfig_check = c.strict_reconfig_check;
+  so.peer_connected = [t = transport_.get()](uint64_t id) {
+    return t->Connected(id);
+  };
   so.election_timeout = absl::Milliseconds(c.election_ms);
   // etcd: the minimum TTL is ceil(1.5 x election timeout), in seconds.
   so.min_lease_ttl = (3 * c.election_ms + 1999) / 2000;
@@ -238,6 +256,43 @@ absl::Status Member::StartClientServer() {
                      config_.listen_client_urls[0]));
   }
   return absl::OkStatus();
+}
+
+void Member::OnMembership(const kvpb::MemberList& list) {
+  bool self = false;
+  std::map<uint64_t, std::string> want;
+  for (const auto& m : list.members()) {
+    if (m.id() == config_.member_id) {
+      self = true;
+    } else if (!m.peer_urls().empty()) {
+      want[m.id()] = m.peer_urls(0);
+    }
+  }
+  {
+    absl::MutexLock l(&peers_mu_);
+    for (const auto& [id, url] : peers_) {
+      if (want.count(id)) continue;
+      transport_->RemovePeer(id);
+      removed_peers_.insert(id);
+    }
+    for (const auto& [id, url] : want) {
+      auto it = peers_.find(id);
+      if (it != peers_.end() && it->second == url) continue;
+      transport_->AddPeer(id, url);  // new, or its URL changed
+      removed_peers_.erase(id);
+    }
+    peers_ = std::move(want);
+  }
+  if (!self) Removed();
+}
+
+void Member::Removed() {
+  if (removed_.exchange(true)) return;
+  std::fprintf(stderr,
+               "raftkv: member %llx: the member has been permanently removed "
+               "from the cluster\n",
+               static_cast<unsigned long long>(config_.member_id));
+  if (on_removed_) on_removed_();
 }
 
 Member::~Member() {

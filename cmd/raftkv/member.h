@@ -5,7 +5,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -28,10 +31,21 @@ class Server;
 
 namespace raftkv::cmd {
 
+// Thread safety: Start and the destructor run on one thread; the
+// membership callbacks run on the apply thread and the peer senders'
+// threads, and touch only peers_mu_'s state and removed_.
 class Member {
  public:
-  static absl::StatusOr<std::unique_ptr<Member>> Start(const ServerConfig& c);
+  // With --initial-cluster-state=existing, first learns this member's ID and
+  // the cluster's from the peers (join.h). `on_removed` runs (once, on any
+  // thread) when this member learns it was removed from the cluster; it
+  // should stop the member soon, from another thread.
+  static absl::StatusOr<std::unique_ptr<Member>> Start(
+      const ServerConfig& c, std::function<void()> on_removed = {});
   ~Member();  // stops everything, in reverse order of start
+
+  uint64_t member_id() const { return config_.member_id; }
+  uint64_t cluster_id() const { return config_.cluster_id; }
 
  private:
   // Forwards the transport's callbacks to the Node once it exists (the
@@ -62,8 +76,20 @@ class Member {
   absl::Status Open();
   absl::Status StartClientServer();
   absl::Status StartHttp();
+  // Keeps the transport's peers in step with the member list (apply
+  // thread); notices this member's own removal.
+  void OnMembership(const kvpb::MemberList& list);
+  void Removed();
 
   const ServerConfig config_;
+  std::function<void()> on_removed_;
+  std::atomic<bool> removed_{false};
+  absl::Mutex peers_mu_;
+  // The transport's peers: ID -> peer URL.
+  std::map<uint64_t, std::string> peers_ ABSL_GUARDED_BY(peers_mu_);
+  // Peers removed from the cluster while this member ran; their streams are
+  // refused with rpc::kRemovedMessage.
+  std::set<uint64_t> removed_peers_ ABSL_GUARDED_BY(peers_mu_);
   std::unique_ptr<kv::StateMachine> sm_;
   // Fed by sm_'s revision observer; outlives the client server's calls.
   std::unique_ptr<kv::watch::WatchHub> watch_hub_;

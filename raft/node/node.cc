@@ -213,6 +213,7 @@ void Node::PublishStatus() {
   st.commit = s.hard_state.commit_index();
   st.last_index = s.last_index;
   st.conf_state = s.conf_state;
+  for (const auto& [id, pr] : s.progress) st.match_index[id] = pr.match_index;
   absl::MutexLock l(&mu_);
   status_ = std::move(st);
 }

@@ -97,6 +97,8 @@ struct NodeStatus {
   uint64_t last_index = 0;
   Role role = Role::kFollower;
   raftpb::ConfState conf_state;
+  // On the leader: each member's match_index (including its own).
+  std::map<uint64_t, uint64_t> match_index;
 };
 
 class Node : public MessageHandler {

@@ -135,6 +135,22 @@ void Node::HandleReady() {
   const bool conf_changed = HasConfChange(rd.committed_entries);
   const uint64_t last_committed =
       rd.committed_entries.empty() ? 0 : rd.committed_entries.back().index();
+  // The entries move to the apply thread. Advance still needs to see them
+  // (the core counts them as applied, and applies membership changes, which
+  // permits the next change): it gets the conf-change entries and an empty
+  // stand-in for the last one, not a copy of every payload.
+  std::vector<raftpb::Entry> handed_off;
+  for (const raftpb::Entry& e : rd.committed_entries) {
+    if (e.type() == raftpb::ENTRY_CONF_CHANGE) handed_off.push_back(e);
+  }
+  if (!rd.committed_entries.empty() &&
+      (handed_off.empty() ||
+       handed_off.back().index() != rd.committed_entries.back().index())) {
+    raftpb::Entry last;
+    last.set_index(rd.committed_entries.back().index());
+    last.set_term(rd.committed_entries.back().term());
+    handed_off.push_back(std::move(last));
+  }
   if (rd.snapshot.metadata().index() != 0 || !rd.committed_entries.empty()) {
     ApplyTask task;
     task.snapshot = rd.snapshot;
@@ -142,7 +158,7 @@ void Node::HandleReady() {
     absl::MutexLock l(&apply_mu_);
     apply_queue_.push_back(std::move(task));
   }
-  rd.committed_entries.clear();
+  rd.committed_entries = std::move(handed_off);
   raft_->Advance(rd);
   if (rd.snapshot.metadata().index() != 0) {
     conf_history_.clear();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/status.h"
 #include "grpcpp/support/sync_stream.h"
+#include "rpc/peer/peer_service.h"
 
 namespace raftkv::rpc {
 
@@ -104,6 +105,10 @@ bool PeerSender::RunStream(grpc::ClientContext* ctx) {
     if (!writer->Write(*batch)) break;
   }
   const grpc::Status status = writer->Finish();
+  if (status.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+      status.error_message() == kRemovedMessage && options_.on_removed) {
+    options_.on_removed();
+  }
   absl::MutexLock lock(&mu_);
   if (!stopping_ && !down_) {
     std::fprintf(stderr,

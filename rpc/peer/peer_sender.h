@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,10 @@ struct PeerSenderOptions {
   absl::Duration idle_check_interval = absl::Milliseconds(200);
   // Reconnect backoff (doubling) and keepalive; see PeerChannelOptions.
   PeerChannelOptions channel;
+  // Called (on the sender thread) when the peer ended the stream because
+  // this member was removed from the cluster (kRemovedMessage). May be
+  // empty.
+  std::function<void()> on_removed;
 };
 
 // Thread safety: Enqueue and Stop may be called from any thread (the Raft

@@ -11,6 +11,22 @@ PeerService::PeerService(uint64_t id, uint64_t cluster_id,
                          raft::MessageHandler* handler)
     : id_(id), cluster_id_(cluster_id), handler_(handler) {}
 
+void PeerService::SetMembership(std::function<std::string()> members_source,
+                                std::function<bool(uint64_t)> is_removed) {
+  members_source_ = std::move(members_source);
+  is_removed_ = std::move(is_removed);
+}
+
+grpc::Status PeerService::Members(grpc::ServerContext* /*context*/,
+                                  const peerpb::MembersRequest* /*req*/,
+                                  peerpb::MembersResponse* resp) {
+  if (!members_source_) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "raftkv: starting");
+  }
+  resp->set_member_list(members_source_());
+  return grpc::Status::OK;
+}
+
 absl::Status PeerService::CheckCluster(uint64_t cluster_id) const {
   if (cluster_id == cluster_id_) return absl::OkStatus();
   return absl::FailedPreconditionError(
@@ -50,6 +66,10 @@ grpc::Status PeerService::Stream(
     if (absl::Status s = CheckCluster(batch.cluster_id()); !s.ok()) {
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                           std::string(s.message()));
+    }
+    if (is_removed_ && is_removed_(batch.from())) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          kRemovedMessage);
     }
     batches_.fetch_add(1, std::memory_order_relaxed);
     for (raftpb::Message& m : *batch.mutable_messages()) {

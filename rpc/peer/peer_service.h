@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,10 @@ namespace raftkv::rpc {
 // but atomic counters; ordering per peer pair follows from each pair having
 // one stream, read by one thread. The handler must be thread safe (it is,
 // by its contract) and outlive the server the service is registered on.
+// The error a removed member's streams end with (etcd's words).
+inline constexpr char kRemovedMessage[] =
+    "the member has been permanently removed from the cluster";
+
 class PeerService final : public peerpb::RaftPeer::Service {
  public:
   struct Stats {
@@ -50,6 +55,19 @@ class PeerService final : public peerpb::RaftPeer::Service {
       grpc::ServerReader<peerpb::SnapshotChunk>* reader,
       peerpb::SnapshotAck* ack) override;
 
+  // Answers with members_source()'s serialized kvpb::MemberList
+  // (UNAVAILABLE until SetMembership).
+  grpc::Status Members(grpc::ServerContext* context,
+                       const peerpb::MembersRequest* req,
+                       peerpb::MembersResponse* resp) override;
+
+  // Where Members reads the list, and which peers were removed from the
+  // cluster: a stream from a removed member is ended with
+  // kRemovedMessage, so that it learns of its removal even if it missed the
+  // entry. REQUIRES: called before the server starts serving.
+  void SetMembership(std::function<std::string()> members_source,
+                     std::function<bool(uint64_t)> is_removed);
+
   Stats stats() const;
 
  private:
@@ -63,6 +81,8 @@ class PeerService final : public peerpb::RaftPeer::Service {
   const uint64_t id_;
   const uint64_t cluster_id_;
   raft::MessageHandler* const handler_;
+  std::function<std::string()> members_source_;
+  std::function<bool(uint64_t)> is_removed_;
 
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> messages_{0};

@@ -1,4 +1,4 @@
-// Maintenance (Status, Alarm, MoveLeader) and Cluster (MemberList).
+// Maintenance (Status, Alarm, MoveLeader); Cluster is in cluster_service.cc.
 #include <algorithm>
 
 #include "rpc/server/services.h"
@@ -70,32 +70,6 @@ grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(
   server_->AwaitLeader(req->targetid(), [reactor](absl::Status s) {
     reactor->Finish(ToGrpc(s));
   });
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* ClusterService::MemberList(
-    grpc::CallbackServerContext* ctx, const etcdserverpb::MemberListRequest*,
-    etcdserverpb::MemberListResponse* resp) {
-  // etcd's member list header carries no revision (it is not a KV read),
-  // and lists members sorted by ID.
-  server_->FillHeader(resp->mutable_header());
-  resp->mutable_header()->clear_revision();
-  kvpb::MemberList members = server_->state_machine().members().List();
-  std::sort(members.mutable_members()->begin(),
-            members.mutable_members()->end(),
-            [](const kvpb::Member& a, const kvpb::Member& b) {
-              return a.id() < b.id();
-            });
-  for (const auto& m : members.members()) {
-    etcdserverpb::Member* out = resp->add_members();
-    out->set_id(m.id());
-    out->set_name(m.name());
-    for (const auto& u : m.peer_urls()) out->add_peerurls(u);
-    for (const auto& u : m.client_urls()) out->add_clienturls(u);
-    out->set_islearner(m.is_learner());
-  }
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 

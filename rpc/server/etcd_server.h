@@ -42,6 +42,11 @@ struct ServerOptions {
   int64_t min_lease_ttl = 2;
   absl::Duration election_timeout = absl::Seconds(1);
   absl::Duration lease_checkpoint_interval = absl::Minutes(5);
+  // Membership changes: etcd's --strict-reconfig-check (refuse changes
+  // that would leave the cluster without a working quorum), and whether this
+  // member has a live stream to a peer (empty: assume it has).
+  bool strict_reconfig_check = true;
+  std::function<bool(uint64_t)> peer_connected;
   // Test-only (jepsen's test of the tests): serve linearizable reads from
   // local state without ReadIndex.
   bool unsafe_no_read_index = false;

@@ -78,8 +78,34 @@ class ClusterService final : public etcdserverpb::Cluster::CallbackService {
       grpc::CallbackServerContext* ctx,
       const etcdserverpb::MemberListRequest* req,
       etcdserverpb::MemberListResponse* resp) override;
+  // etcd's reconfiguration: each validates as etcd 3.4 does (with
+  // --strict-reconfig-check, refusing changes that endanger the quorum),
+  // proposes one raftpb::ConfChange and answers once it is applied here.
+  grpc::ServerUnaryReactor* MemberAdd(
+      grpc::CallbackServerContext* ctx,
+      const etcdserverpb::MemberAddRequest* req,
+      etcdserverpb::MemberAddResponse* resp) override;
+  grpc::ServerUnaryReactor* MemberRemove(
+      grpc::CallbackServerContext* ctx,
+      const etcdserverpb::MemberRemoveRequest* req,
+      etcdserverpb::MemberRemoveResponse* resp) override;
+  grpc::ServerUnaryReactor* MemberUpdate(
+      grpc::CallbackServerContext* ctx,
+      const etcdserverpb::MemberUpdateRequest* req,
+      etcdserverpb::MemberUpdateResponse* resp) override;
+  grpc::ServerUnaryReactor* MemberPromote(
+      grpc::CallbackServerContext* ctx,
+      const etcdserverpb::MemberPromoteRequest* req,
+      etcdserverpb::MemberPromoteResponse* resp) override;
 
  private:
+  // Proposes `cc` for `member`; when applied, fills resp's header and member
+  // list (sorted by ID) and finishes.
+  template <typename Resp>
+  grpc::ServerUnaryReactor* Change(grpc::CallbackServerContext* ctx,
+                                   raftpb::ConfChange cc, kvpb::Member member,
+                                   Resp* resp);
+
   EtcdServer* const server_;
 };
 

@@ -123,10 +123,51 @@ std::vector<std::string> ProcessCluster::client_endpoints() const {
   return out;
 }
 
+int ProcessCluster::AddMember(const std::vector<int>& current) {
+  auto used = [this](int p) {
+    for (const Member& o : members_) {
+      if (o.client_port == p || o.peer_port == p || o.metrics_port == p) {
+        return true;
+      }
+    }
+    return false;
+  };
+  auto fresh_port = [&used] {
+    while (true) {
+      const int p = FreeLoopbackPort();
+      if (!used(p)) return p;
+    }
+  };
+  Member m;
+  m.name = absl::StrCat("m", members_.size() + 1);
+  m.client_port = fresh_port();
+  members_.push_back(m);  // so that the next ports differ
+  Member& added = members_.back();
+  added.peer_port = fresh_port();
+  added.metrics_port = fresh_port();
+  added.data_dir = absl::StrCat(dir_.path(), "/", added.name, ".data");
+  added.log_path = absl::StrCat(dir_.path(), "/", added.name, ".log");
+  added.existing = true;
+  added.initial_cluster = current;
+  added.initial_cluster.push_back(static_cast<int>(members_.size()) - 1);
+  return static_cast<int>(members_.size()) - 1;
+}
+
+std::string ProcessCluster::peer_url(int i) const {
+  return absl::StrCat("http://127.0.0.1:", members_[i].peer_port);
+}
+
 std::vector<std::string> ProcessCluster::Argv(int i) const {
   const Member& m = members_[i];
   std::vector<std::string> cluster;
-  for (const Member& o : members_) {
+  for (size_t j = 0; j < members_.size(); ++j) {
+    const Member& o = members_[j];
+    if (m.existing
+            ? std::find(m.initial_cluster.begin(), m.initial_cluster.end(),
+                        static_cast<int>(j)) == m.initial_cluster.end()
+            : o.existing) {
+      continue;
+    }
     cluster.push_back(absl::StrCat(o.name, "=http://127.0.0.1:", o.peer_port));
   }
   const std::string client = absl::StrCat("http://127.0.0.1:", m.client_port);
@@ -141,7 +182,8 @@ std::vector<std::string> ProcessCluster::Argv(int i) const {
       "--initial-advertise-peer-urls=" + peer,
       "--initial-cluster=" + absl::StrJoin(cluster, ","),
       "--initial-cluster-token=" + options_.token,
-      "--initial-cluster-state=new",
+      m.existing ? "--initial-cluster-state=existing"
+                 : "--initial-cluster-state=new",
       absl::StrCat("--listen-metrics-urls=http://127.0.0.1:", m.metrics_port),
   };
   if (options_.heartbeat_ms > 0) {
@@ -231,6 +273,8 @@ bool ProcessCluster::Running(int i) {
   int status = 0;
   if (waitpid(m.pid, &status, WNOHANG) == m.pid) {
     m.pid = -1;
+    m.exit_code =
+        WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return false;
   }
   return true;

@@ -83,6 +83,17 @@ class ProcessCluster {
   std::string metrics_endpoint(int i) const;
   std::vector<std::string> client_endpoints() const;
 
+  // Adds a member (named "m<N+1>", fresh ports and data directory) without
+  // starting it: it joins the running cluster, as after `etcdctl member
+  // add`, with --initial-cluster-state=existing and an --initial-cluster of
+  // the members in `current` plus itself. Returns its index.
+  int AddMember(const std::vector<int>& current);
+  // "http://127.0.0.1:<peer port>" of member i.
+  std::string peer_url(int i) const;
+  // The exit code Running() or Terminate() last reaped for member i (128 +
+  // signal if killed by one; -1 if none yet).
+  int ExitCode(int i) const { return members_[i].exit_code; }
+
   // Starts member i (fresh or restart: same ports and data directory).
   // Returns once the process runs; it may not serve yet.
   absl::Status StartMember(int i);
@@ -134,6 +145,11 @@ class ProcessCluster {
     std::string log_path;
     pid_t pid = -1;
     int starts = 0;
+    int exit_code = -1;
+    // Set by AddMember: --initial-cluster-state=existing with these members
+    // (and itself) as --initial-cluster.
+    bool existing = false;
+    std::vector<int> initial_cluster;
   };
 
   std::vector<std::string> Argv(int i) const;
