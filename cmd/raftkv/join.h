@@ -11,7 +11,8 @@
 
 namespace raftkv::cmd {
 
-// REQUIRES: !c->new_cluster. Sets c->member_id, c->cluster_id and
+// REQUIRES: !c->new_cluster, or <data-dir>/members.pb exists (a restart,
+// whatever --initial-cluster-state says). Sets c->member_id, c->cluster_id and
 // c->initial_members from <data-dir>/members.pb if it exists (a restart),
 // else from the first peer in --initial-cluster that answers and lists a
 // member with this member's --initial-advertise-peer-urls (retrying for up

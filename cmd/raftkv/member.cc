@@ -102,7 +102,12 @@ Member::Member(const ServerConfig& c) : config_(c) {}
 absl::StatusOr<std::unique_ptr<Member>> Member::Start(
     const ServerConfig& c, std::function<void()> on_removed) {
   ServerConfig resolved = c;
-  if (!c.new_cluster) {
+  // As etcd, a member whose data directory already holds a membership
+  // restarts from it and ignores --initial-cluster*: after membership
+  // changes those flags no longer describe the cluster (nor its ID).
+  std::error_code ec;
+  const bool restart = std::filesystem::exists(c.data_dir + "/members.pb", ec);
+  if (restart || !c.new_cluster) {
     if (absl::Status s = JoinExisting(&resolved, absl::Seconds(30)); !s.ok()) {
       return s;
     }
