@@ -280,12 +280,17 @@ bool ProcessCluster::Running(int i) {
   return true;
 }
 
-absl::StatusOr<etcdserverpb::StatusResponse> ProcessCluster::Status(
-    int i, absl::Duration timeout) {
+absl::StatusOr<std::unique_ptr<client::Client>> ProcessCluster::Connect(
+    int i, absl::Duration call_timeout) {
   client::Options options;
   options.dial_timeout = absl::ZeroDuration();
-  options.call_timeout = timeout;
-  auto c = client::Client::Connect({client_endpoint(i)}, options);
+  options.call_timeout = call_timeout;
+  return client::Client::Connect({client_endpoint(i)}, options);
+}
+
+absl::StatusOr<etcdserverpb::StatusResponse> ProcessCluster::Status(
+    int i, absl::Duration timeout) {
+  auto c = Connect(i, timeout);
   if (!c.ok()) return c.status();
   return (*c)->Status();
 }
@@ -340,10 +345,7 @@ absl::StatusOr<int> ProcessCluster::WaitForLeader(absl::Duration timeout,
 
 std::unique_ptr<client::Client> ProcessCluster::ClientOf(
     int i, absl::Duration call_timeout) {
-  client::Options options;
-  options.dial_timeout = absl::ZeroDuration();
-  options.call_timeout = call_timeout;
-  auto c = client::Client::Connect({client_endpoint(i)}, options);
+  auto c = Connect(i, call_timeout);
   return c.ok() ? std::move(*c) : nullptr;
 }
 

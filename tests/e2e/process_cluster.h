@@ -136,6 +136,9 @@ class ProcessCluster {
   std::string Log(int i, size_t max_bytes = 20000) const;
 
  private:
+  // A client of member i only, failing fast when it is down.
+  absl::StatusOr<std::unique_ptr<client::Client>> Connect(
+      int i, absl::Duration call_timeout);
   struct Member {
     std::string name;
     int client_port = 0;
