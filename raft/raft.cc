@@ -62,6 +62,9 @@ bool Raft::HasReady() const { return impl_->HasReady(); }
 Ready Raft::GetReady() { return impl_->GetReady(); }
 void Raft::Advance(const Ready& ready) { impl_->Advance(ready); }
 Status Raft::GetStatus() const { return impl_->GetStatus(); }
+std::vector<std::pair<uint64_t, raftpb::ConfState>> Raft::TakeConfStates() {
+  return impl_->TakeConfStates();
+}
 uint64_t Raft::id() const { return impl_->id(); }
 uint64_t Raft::leader_id() const { return impl_->lead(); }
 Role Raft::role() const { return impl_->role(); }

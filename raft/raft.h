@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -137,6 +138,11 @@ class Raft {
   void Advance(const Ready& ready);
 
   Status GetStatus() const;
+  // The membership after each conf-change entry applied since the last
+  // call, with the entry's index, oldest first. A driver that compacts the
+  // log needs the membership at the compaction index, which can lie inside
+  // a batch of committed entries.
+  std::vector<std::pair<uint64_t, raftpb::ConfState>> TakeConfStates();
   uint64_t id() const;
   uint64_t leader_id() const;
   Role role() const;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "raft/confchange.h"
@@ -49,6 +50,9 @@ class Raft::Impl {
   Ready GetReady();
   void Advance(const Ready& ready);
   Status GetStatus() const;
+  std::vector<std::pair<uint64_t, raftpb::ConfState>> TakeConfStates() {
+    return std::exchange(conf_states_, {});
+  }
 
   uint64_t id() const { return id_; }
   uint64_t lead() const { return lead_; }
@@ -138,6 +142,9 @@ class Raft::Impl {
   // Index of the last conf-change entry applied to tracker_ (Bootstrap
   // applies its entries before they are handed out).
   uint64_t conf_applied_index_ = 0;
+  // (index, membership after it) per applied conf change; drained by
+  // Raft::TakeConfStates.
+  std::vector<std::pair<uint64_t, raftpb::ConfState>> conf_states_;
   ReadOnly read_only_;
   // Reads that arrived before the leader committed an entry of its term.
   std::vector<raftpb::Message> pending_reads_;

@@ -51,6 +51,7 @@ void Raft::Impl::ApplyConfChangeEntry(const Entry& e) {
                                 tracker_.max_inflight(), log_.LastIndex(), cc);
   if (!result.ok()) return;
   SwitchToConfig(std::move(*result));
+  conf_states_.emplace_back(e.index(), tracker_.config.ToConfState());
 }
 
 void Raft::Impl::SwitchToConfig(ConfChangeResult result) {

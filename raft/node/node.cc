@@ -34,6 +34,8 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(
     }
   }
   node->log_snapshot_index_ = node->log_->FirstIndex() - 1;
+  // Changes replayed up to the applied index are in this first point.
+  node->raft_->TakeConfStates();
   node->conf_history_.emplace_back(options.applied_index,
                                    node->raft_->GetStatus().conf_state);
   node->PublishStatus();

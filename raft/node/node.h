@@ -192,7 +192,6 @@ class Node : public MessageHandler {
   void FailReads(const absl::Status& status);
   void AgeReads();
   void MaybeCompactLog();
-  void RecordConfState(uint64_t index);
   raftpb::ConfState ConfStateAt(uint64_t index) const;
   void Fail(absl::Status status);
   void PublishStatus();

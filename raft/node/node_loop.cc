@@ -22,12 +22,6 @@ uint64_t DecodeReadCtx(const std::string& ctx) {
 // timeout error; the client retries (possibly on another member).
 constexpr int kReadTimeoutElections = 3;
 
-bool HasConfChange(const std::vector<raftpb::Entry>& entries) {
-  return std::any_of(entries.begin(), entries.end(), [](const auto& e) {
-    return e.type() == raftpb::ENTRY_CONF_CHANGE;
-  });
-}
-
 }  // namespace
 
 void Node::RunRaft() {
@@ -132,9 +126,6 @@ void Node::HandleReady() {
   }
   SendMessages(&rd.messages, /*before_persist=*/false);
   if (!rd.read_states.empty()) CompleteReads(rd.read_states);
-  const bool conf_changed = HasConfChange(rd.committed_entries);
-  const uint64_t last_committed =
-      rd.committed_entries.empty() ? 0 : rd.committed_entries.back().index();
   // The entries move to the apply thread. Advance still needs to see them
   // (the core counts them as applied, and applies membership changes, which
   // permits the next change): it gets the conf-change entries and an empty
@@ -165,7 +156,9 @@ void Node::HandleReady() {
     conf_history_.emplace_back(rd.snapshot.metadata().index(),
                                rd.snapshot.metadata().conf_state());
   }
-  if (conf_changed) RecordConfState(last_committed);
+  for (auto& point : raft_->TakeConfStates()) {
+    conf_history_.push_back(std::move(point));
+  }
 }
 
 absl::Status Node::Persist(const Ready& rd) {
@@ -245,10 +238,6 @@ void Node::AgeReads() {
   }
 }
 
-void Node::RecordConfState(uint64_t index) {
-  conf_history_.emplace_back(index, raft_->GetStatus().conf_state);
-}
-
 raftpb::ConfState Node::ConfStateAt(uint64_t index) const {
   raftpb::ConfState cs = conf_history_.front().second;
   for (const auto& [at, state] : conf_history_) {
@@ -277,8 +266,14 @@ void Node::MaybeCompactLog() {
                        : 0;
   index = std::max(index, conf_history_.front().first);
   if (index <= log_snapshot_index_ || index > *durable) return;
-  if (absl::Status s = log_->CreateSnapshot(index, ConfStateAt(index));
-      !s.ok()) {
+  const raftpb::ConfState conf_state = ConfStateAt(index);
+  if (conf_state.voters_size() == 0) {
+    // A restart from this snapshot would know no members: fail closed.
+    Fail(absl::InternalError(absl::StrCat("raft: no voters known at index ",
+                                          index, "; not compacting")));
+    return;
+  }
+  if (absl::Status s = log_->CreateSnapshot(index, conf_state); !s.ok()) {
     Fail(s);
     return;
   }

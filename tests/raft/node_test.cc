@@ -3,9 +3,12 @@
 // the gRPC one, and a small Application. Checks that proposals commit and
 // apply in the same order everywhere, that ReadIndex returns an index covering
 // every acknowledged write, and that a member cut off while the others
-// compact their logs catches up through a streamed snapshot.
+// compact their logs catches up through a streamed snapshot, and that a
+// member that joined compacts its log with the membership as of the
+// compaction index.
 #include "raft/node/node.h"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <iostream>
@@ -135,7 +138,7 @@ class LocalNetwork {
     absl::MutexLock l(&mu_);
     if (cut_[from] || cut_[to]) return nullptr;
     auto it = handlers_.find(to);
-    return it == handlers_.end() ? nullptr : it->second;
+    return it == handlers_.end() ? nullptr : it->second;  // null: stopped
   }
 
  private:
@@ -198,30 +201,45 @@ class NodeTest : public ::testing::Test {
                ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    for (uint64_t id = 1; id <= 3; ++id) {
-      Member& m = members_[id];
-      m.app = std::make_unique<ListApp>();
-      m.transport = std::make_unique<LocalTransport>(id, &net_);
-      auto log = wal::DurableLog::Open(
-          wal::Env::Posix(), (dir_ / absl::StrCat("m", id)).string(), {});
-      ASSERT_TRUE(log.ok()) << log.status();
-      NodeOptions options;
-      options.id = id;
-      options.initial_voters = {1, 2, 3};
-      options.tick_interval = absl::Milliseconds(10);
-      options.snapshot_count = 50;
-      options.catchup_entries = 10;
-      options.seed = id;
-      auto node =
-          Node::Start(options, std::move(*log), m.transport.get(), m.app.get());
-      ASSERT_TRUE(node.ok()) << node.status();
-      m.node = std::move(*node);
-      net_.Register(id, m.node.get());
-    }
+    for (uint64_t id = 1; id <= 3; ++id) StartMember(id, {1, 2, 3});
   }
   void TearDown() override {
-    for (auto& [id, m] : members_) m.node->Stop();
+    for (auto& [id, m] : members_) {
+      if (m.node != nullptr) m.node->Stop();
+    }
     std::filesystem::remove_all(dir_);
+  }
+
+  // Starts (or restarts, from its WAL) member `id`; `initial_voters` empty
+  // means it joins an existing cluster. A restarted member keeps its
+  // application (the state machine survives, as the real store does).
+  void StartMember(uint64_t id, std::vector<uint64_t> initial_voters,
+                   uint64_t snapshot_count = 50) {
+    Member& m = members_[id];
+    if (m.app == nullptr) m.app = std::make_unique<ListApp>();
+    m.transport = std::make_unique<LocalTransport>(id, &net_);
+    auto log = wal::DurableLog::Open(
+        wal::Env::Posix(), (dir_ / absl::StrCat("m", id)).string(), {});
+    ASSERT_TRUE(log.ok()) << log.status();
+    NodeOptions options;
+    options.id = id;
+    options.initial_voters = std::move(initial_voters);
+    options.tick_interval = absl::Milliseconds(10);
+    options.snapshot_count = snapshot_count;
+    options.catchup_entries = 10;
+    options.seed = id;
+    options.applied_index = *m.app->SyncApplied();
+    auto node =
+        Node::Start(options, std::move(*log), m.transport.get(), m.app.get());
+    ASSERT_TRUE(node.ok()) << node.status();
+    m.node = std::move(*node);
+    net_.Register(id, m.node.get());
+  }
+
+  void StopMember(uint64_t id) {
+    net_.Register(id, nullptr);
+    members_[id].node->Stop();
+    members_[id].node.reset();
   }
 
   uint64_t WaitForLeader() {
@@ -329,6 +347,75 @@ TEST_F(NodeTest, LaggingMemberCatchesUpThroughASnapshot) {
   }
   EXPECT_GE(members_[lagging].app->installs(), 1);
   EXPECT_EQ(members_[lagging].app->items().size(), 161u);
+}
+
+// A member that joins receives the log from index 1 in a few large batches:
+// the bootstrap membership (1-3) and its own addition arrive together with
+// many entries. When it later compacts at an index inside such a batch, the
+// snapshot's membership must be the one at that index. It used to be the
+// one at the batch's end (here: none at all), so after a restart the member
+// replayed "add 4" onto an empty set and thought it was a cluster of one:
+// it elected itself and committed alone (jepsen long10 run, 2026-11-26).
+TEST_F(NodeTest, JoinedMemberCompactsWithTheMembershipAtTheCompactionIndex) {
+  uint64_t leader = WaitForLeader();
+  ASSERT_NE(leader, 0u);
+  // The original members compact only after the joiner has the whole log.
+  for (uint64_t id = 1; id <= 3; ++id) {
+    StopMember(id);
+    StartMember(id, {1, 2, 3}, /*snapshot_count=*/100000);
+  }
+  leader = WaitForLeader();
+  ASSERT_NE(leader, 0u);
+  proposed_ = 0;
+  ProposeAll(leader, {1, 2, 3}, 120, "before");
+
+  const uint64_t add_index = members_[leader].node->status().last_index + 1;
+  raftpb::ConfChange cc;
+  auto* add = cc.add_changes();
+  add->set_type(raftpb::CONF_ADD_VOTER);
+  add->set_node_id(4);
+  members_[leader].node->ProposeConfChange(cc, [](absl::Status s) {
+    ADD_FAILURE() << "conf change refused: " << s;
+  });
+  StartMember(4, {});
+  ASSERT_TRUE(WaitFor([&] {
+    return members_[4].app->items().size() == proposed_ &&
+           members_[4].node->status().conf_state.voters_size() == 4;
+  })) << "joiner applied "
+      << members_[4].app->items().size();
+  // The joiner compacts once (snapshot_count 50, catchup 10) at about
+  // add_index - 10, inside its first batch; stay below a second compaction.
+  ProposeAll(leader, {1, 2, 3, 4}, 20, "after");
+
+  StopMember(4);
+  {
+    auto log =
+        wal::DurableLog::Open(wal::Env::Posix(), (dir_ / "m4").string(), {});
+    ASSERT_TRUE(log.ok()) << log.status();
+    ASSERT_GT((*log)->FirstIndex(), 1u) << "the joiner never compacted";
+    auto initial = (*log)->GetInitialState();
+    ASSERT_TRUE(initial.ok()) << initial.status();
+    std::vector<uint64_t> voters(initial->conf_state.voters().begin(),
+                                 initial->conf_state.voters().end());
+    std::sort(voters.begin(), voters.end());
+    const uint64_t snapshot_index = (*log)->FirstIndex() - 1;
+    // Entries 1-3 are the bootstrap; 4 was added at add_index.
+    if (snapshot_index >= add_index) {
+      EXPECT_EQ(voters, (std::vector<uint64_t>{1, 2, 3, 4}))
+          << "snapshot at " << snapshot_index;
+    } else {
+      EXPECT_EQ(voters, (std::vector<uint64_t>{1, 2, 3}))
+          << "snapshot at " << snapshot_index;
+    }
+  }
+  StartMember(4, {});
+  const auto status = members_[4].node->status();
+  std::vector<uint64_t> voters(status.conf_state.voters().begin(),
+                               status.conf_state.voters().end());
+  std::sort(voters.begin(), voters.end());
+  EXPECT_EQ(voters, (std::vector<uint64_t>{1, 2, 3, 4}))
+      << "membership of the restarted joiner";
+  ProposeAll(leader, {1, 2, 3, 4}, 5, "restarted");
 }
 
 }  // namespace
