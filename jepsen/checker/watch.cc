@@ -88,6 +88,10 @@ class Checker {
 
   void CheckStream(const Stream& s);
   void CheckAcknowledged(const std::vector<Op>& history);
+  // Without the committed history: what the watchers and the writers saw
+  // must still be one history (split-brain evidence).
+  void CheckWatchersAgree(const std::map<int64_t, Stream>& watchers);
+  void CheckAcknowledgedRevisionsDistinct(const std::vector<Op>& history);
 
   int64_t final_revision = 0;
 
@@ -234,6 +238,58 @@ void Checker::CheckStream(const Stream& s) {
   }
 }
 
+void Checker::CheckWatchersAgree(const std::map<int64_t, Stream>& watchers) {
+  struct Seen {
+    const std::string* name;
+    WatchEvent event;
+  };
+  std::map<std::pair<int64_t, int64_t>, Seen> first;  // (revision, key)
+  for (const auto& [_, s] : watchers) {
+    for (const Op* op : s.records) {
+      if (op->f != "watch-events") continue;
+      for (const auto& list : op->events) {
+        WatchEvent e;
+        if (!WatchEvent::FromList(list, &e) || e.key == kWatchSentinelKey) {
+          continue;
+        }
+        auto [it, inserted] =
+            first.emplace(std::pair{e.revision, e.key}, Seen{&s.name, e});
+        const WatchEvent& f = it->second.event;
+        // prev_kv is per watch; the event itself must be the same.
+        if (!inserted && (f.type != e.type || f.value != e.value ||
+                          f.create_revision != e.create_revision ||
+                          f.version != e.version)) {
+          Flag("agree", absl::StrCat(s.name, " got ", Show(e), ", ",
+                                     *it->second.name, " got ", Show(f)));
+        }
+      }
+    }
+  }
+}
+
+void Checker::CheckAcknowledgedRevisionsDistinct(
+    const std::vector<Op>& history) {
+  std::unordered_map<int64_t, const Op*> by_revision;
+  for (const Op& op : history) {
+    if ((op.f != "put" && op.f != "delete" && op.f != "txn") ||
+        op.type != OpType::kOk || !op.has_value) {
+      continue;
+    }
+    bool writes = false;  // a delete of nothing creates no revision
+    for (const auto& w : op.events) {
+      writes = writes || (w.size() == 3 && (w[0] == kPut || w[2] > 0));
+    }
+    if (!writes) continue;
+    auto [it, inserted] = by_revision.emplace(op.scalar(), &op);
+    if (!inserted) {
+      Flag("acknowledged",
+           absl::StrCat(op.f, " (line ", op.line, ") and ", it->second->f,
+                        " (line ", it->second->line,
+                        ") were both acknowledged at revision ", op.scalar()));
+    }
+  }
+}
+
 void Checker::CheckAcknowledged(const std::vector<Op>& history) {
   std::unordered_set<int64_t> attempted;
   for (const Op& op : history) {
@@ -344,6 +400,8 @@ WatchReport CheckWatch(const std::vector<Op>& history) {
     c.CheckAcknowledged(history);
   } else {
     r.note = "no complete committed history (final watch failed)";
+    c.CheckWatchersAgree(watchers);
+    c.CheckAcknowledgedRevisionsDistinct(history);
   }
   if (!r.violations.empty()) {
     r.verdict = Verdict::kInvalid;

@@ -243,7 +243,27 @@ TEST(WatchChecker, CommittedValueNeverWritten) {
 TEST(WatchChecker, NoCommittedHistoryIsUnknown) {
   Parts p;
   p.committed.pop_back();
-  EXPECT_EQ(CheckWatch(p.History()).verdict, Verdict::kUnknown);
+  WatchReport r = CheckWatch(p.History());
+  EXPECT_EQ(r.verdict, Verdict::kUnknown) << r.Describe();
+}
+
+// Without a committed history, two watchers that saw different events at
+// one revision (two members with diverged logs) are still caught.
+TEST(WatchChecker, NoCommittedHistoryWatchersDisagree) {
+  Parts p;
+  p.committed.clear();
+  WatchEvent other = E5;
+  other.value = 777;
+  p.w1.back() = Events(1, {other});
+  ExpectOnly(p, "agree");
+}
+
+// ... and so are two writes acknowledged at the same revision.
+TEST(WatchChecker, NoCommittedHistoryTwoWritesAtOneRevision) {
+  Parts p;
+  p.committed.clear();
+  p.writes.push_back(Write("put", {{P, 2, 104}}, 3));
+  ExpectOnly(p, "acknowledged");
 }
 
 }  // namespace
