@@ -84,33 +84,45 @@ class StoreSink : public raft::SnapshotSink {
     leveldb::DestroyDB(dir_, leveldb::Options());
   }
 
-  absl::Status Write(const std::string& chunk) override {
+  // The transport re-cuts the stream (rpc/peer/snapshot_sender.h): a record
+  // may span pieces. Complete records are written; the rest waits.
+  absl::Status Write(const std::string& piece) override {
+    pending_.append(piece);
     leveldb::WriteBatch batch;
     size_t pos = 0;
-    while (pos < chunk.size()) {
+    for (;;) {
+      size_t p = pos;
       uint32_t klen = 0, vlen = 0;
-      if (!GetU32(chunk, &pos, &klen) || chunk.size() - pos < klen) {
-        return Corrupt(pos);
-      }
-      std::string key = chunk.substr(pos, klen);
-      pos += klen;
-      if (!GetU32(chunk, &pos, &vlen) || chunk.size() - pos < vlen) {
-        return Corrupt(pos);
-      }
+      if (!GetU32(pending_, &p, &klen)) break;
+      if (klen > kMaxRecordPart) return Corrupt(pos);
+      if (pending_.size() - p < klen) break;
+      const size_t key_at = p;
+      p += klen;
+      if (!GetU32(pending_, &p, &vlen)) break;
+      if (vlen > kMaxRecordPart) return Corrupt(pos);
+      if (pending_.size() - p < vlen) break;
+      const std::string_view key(pending_.data() + key_at, klen);
       if (key == kMembersKey) {
-        members_ = chunk.substr(pos, vlen);
+        members_.assign(pending_, p, vlen);
       } else {
-        batch.Put(key, leveldb::Slice(chunk.data() + pos, vlen));
+        batch.Put(leveldb::Slice(key.data(), key.size()),
+                  leveldb::Slice(pending_.data() + p, vlen));
       }
-      pos += vlen;
+      pos = p + vlen;
     }
     leveldb::Status s = db_->Write(leveldb::WriteOptions(), &batch);
     if (!s.ok()) return absl::InternalError(s.ToString());
-    offset_ += chunk.size();
+    pending_.erase(0, pos);
+    offset_ += pos;
     return absl::OkStatus();
   }
 
   absl::Status Finish() override {
+    if (!pending_.empty()) {
+      return absl::DataLossError(
+          absl::StrCat("snapshot stream ends inside a record at byte ", offset_,
+                       " (", pending_.size(), " bytes left over)"));
+    }
     leveldb::WriteOptions sync;
     sync.sync = true;
     leveldb::WriteBatch empty;
@@ -130,6 +142,9 @@ class StoreSink : public raft::SnapshotSink {
   }
 
  private:
+  // A key or value longer than this is a corrupt length field.
+  static constexpr uint32_t kMaxRecordPart = 1u << 30;
+
   absl::Status Corrupt(size_t pos) const {
     return absl::DataLossError(
         absl::StrCat("snapshot stream corrupt at byte ", offset_ + pos));
@@ -140,7 +155,8 @@ class StoreSink : public raft::SnapshotSink {
   std::string members_path_;
   bool finished_ = false;
   std::string members_;
-  uint64_t offset_ = 0;
+  std::string pending_;  // an incomplete record's bytes so far
+  uint64_t offset_ = 0;  // stream bytes consumed before pending_
 };
 
 }  // namespace

@@ -3,8 +3,10 @@
 // that is too far behind to catch up from the log.
 //
 // Stream format (persistent only while in flight): a sequence of records
-// [key length u32 LE][key][value length u32 LE][value], cut into chunks of
-// about kChunkBytes at record boundaries. The first record carries the
+// [key length u32 LE][key][value length u32 LE][value], read from the source
+// in chunks of about kChunkBytes at record boundaries. The transport may cut
+// the stream anywhere (rpc/peer sends pieces of at most 1 MiB), so the sink
+// parses records across pieces. The first record carries the
 // member list under kMembersKey; every other record is one LevelDB pair,
 // meta keys (revision, applied index) included, so the copy restores
 // exactly the leader's state at the moment the copy was taken.

@@ -29,7 +29,9 @@ class SnapshotSource {
 class SnapshotSink {
  public:
   virtual ~SnapshotSink() = default;
-  virtual absl::Status Write(const std::string& chunk) = 0;
+  // The source's bytes in order; piece boundaries need not be the
+  // source's chunk boundaries (a transport may cut the stream anywhere).
+  virtual absl::Status Write(const std::string& piece) = 0;
   // All chunks arrived; the staged copy is complete and durable.
   virtual absl::Status Finish() = 0;
 };

@@ -65,9 +65,13 @@ TEST(SnapshotCatchupTest, RestartedFollowerCatchesUpThroughSnapshot) {
   c = cluster.ClientOfMembers(running, absl::Seconds(10));
   ASSERT_NE(c, nullptr);
 
-  // 600 puts, overwrites and deletes: six times --snapshot-count.
+  // 600 puts, overwrites and deletes: six times --snapshot-count. Values of
+  // 4 KiB make the copy ~2 MiB, more than one 1 MiB transport piece (records
+  // span pieces; that was once refused as corrupt).
+  const std::string pad(4096, 'x');
   for (int i = 0; i < 500; ++i) {
-    auto r = c->Put(absl::StrCat("snap/k/", i % 400), absl::StrCat("v", i));
+    auto r =
+        c->Put(absl::StrCat("snap/k/", i % 400), absl::StrCat("v", i, pad));
     ASSERT_TRUE(r.ok()) << i << ": " << r.status();
   }
   for (int i = 0; i < 100; ++i) {
