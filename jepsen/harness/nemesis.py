@@ -138,15 +138,20 @@ class Nemesis:
         else:
             victims = self.rng.sample(members, self.cluster.n // 2 + 1)
         for v in victims:
-            self.cluster.kill(v)
-            self.killed.add(v)
+            self._kill_member(v)
         return f"kill -9 ({mode}) {['m%d' % v for v in sorted(victims)]}"
 
     def _kill_all(self):
         for v in self._members():
-            self.cluster.kill(v)
-            self.killed.add(v)
+            self._kill_member(v)
         return "kill -9 all members"
+
+    def _kill_member(self, v):
+        self.cluster.kill(v)
+        # A removed member (its add failed) is started again only once it is
+        # added back (heal); started now it would exit at once.
+        if v not in self.removed:
+            self.killed.add(v)
 
     def _pause(self):
         if self.round % 2:

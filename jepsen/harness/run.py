@@ -46,6 +46,9 @@ def parse():
     p.add_argument("--time", type=int, default=30, help="seconds of load")
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--threads", type=int, default=10)
+    p.add_argument("--ops-per-key", type=int, default=150,
+                   help="register: operations per key before the next key "
+                        "(fewer keep each key's search small after kill-all)")
     p.add_argument("--quiet", type=float, default=3.0,
                    help="seconds of calm between faults")
     p.add_argument("--fault", type=float, default=5.0,
@@ -146,7 +149,8 @@ def main():
                   "--history", history, "--t0_ns", str(t0),
                   "--seed", str(args.seed)]
         w = subprocess.Popen(common + ["--time_s", str(args.time),
-                                       "--threads", str(args.threads)])
+                                       "--threads", str(args.threads),
+                                       "--ops_per_key", str(args.ops_per_key)])
         nemesis = Nemesis(cluster, kinds, t0,
                           os.path.join(run_dir, "nemesis.jsonl"),
                           seed=args.seed, quiet=args.quiet, fault=args.fault)
@@ -191,6 +195,7 @@ def main():
                     "nodes": args.nodes, "time_s": args.time,
                     "server_flags": args.server_flag, "seed": args.seed,
                     "lose_unsynced": args.lose_unsynced,
+                    "ops_per_key": args.ops_per_key,
                     "ops": sum(counts.values()), "outcomes": counts,
                     "healthy_after": healthy, "dead_members": dead,
                     "date": time.strftime("%Y-%m-%d %H:%M:%S")})
