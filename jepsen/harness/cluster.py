@@ -166,17 +166,24 @@ class Cluster:
             time.sleep(0.5)
         return False
 
-    def member_ids(self, via):
-        """peer URL -> member id (int) from `member list` on members `via`."""
+    def member_list(self, via):
+        """The members (etcd's JSON objects) from `member list` on members
+        `via`, or None."""
         r = self.etcdctl([self.endpoints()[j - 1] for j in via], "member",
                          "list", "-w", "json")
         if r is None or r.returncode != 0:
             return None
         try:
-            return {u: m["ID"] for m in json.loads(r.stdout)["members"]
-                    for u in m.get("peerURLs", [])}
+            return json.loads(r.stdout)["members"]
         except (ValueError, KeyError):
             return None
+
+    def member_ids(self, via):
+        """peer URL -> member id (int) from `member list` on members `via`."""
+        members = self.member_list(via)
+        if members is None:
+            return None
+        return {u: m["ID"] for m in members for u in m.get("peerURLs", [])}
 
     def remove_member(self, i, via):
         """`member remove` of member i through members `via`: "ok" or why
@@ -228,7 +235,19 @@ class Cluster:
                 if i not in self.joined_cluster:
                     return f"member add printed no cluster: {r.stdout[:200]}"
                 return "ok"
-            last = "timed out" if r is None else (r.stderr or r.stdout).strip()
+            # The reply may be lost although the addition committed (a
+            # retry then says "Peer URLs already exists"): look.
+            members = self.member_list(via)
+            if members and any(url in m.get("peerURLs", []) for m in members):
+                # Named by address: a member not started yet has no name.
+                names = {net.member_ip(j): f"m{j}" for j in range(1, self.n + 1)}
+                self.joined_cluster[i] = ",".join(
+                    f"{names.get(u.split('//')[-1].rsplit(':', 1)[0], m.get('name'))}={u}"
+                    for m in members for u in m.get("peerURLs", []))
+                self.peer_port[i] = port
+                return "ok"
+            last = "timed out" if r is None else (
+                (r.stderr or r.stdout).strip().splitlines() or [""])[-1]
             time.sleep(0.5)
         return last
 
