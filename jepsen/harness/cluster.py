@@ -240,9 +240,14 @@ class Cluster:
             members = self.member_list(via)
             if members and any(url in m.get("peerURLs", []) for m in members):
                 # Named by address: a member not started yet has no name.
-                names = {net.member_ip(j): f"m{j}" for j in range(1, self.n + 1)}
+                names = {net.member_ip(j): f"m{j}"
+                         for j in range(1, self.n + 1)}
+
+                def name(m, u):
+                    host = u.split("//")[-1].rsplit(":", 1)[0]
+                    return names.get(host, m.get("name"))
                 self.joined_cluster[i] = ",".join(
-                    f"{names.get(u.split('//')[-1].rsplit(':', 1)[0], m.get('name'))}={u}"
+                    f"{name(m, u)}={u}"
                     for m in members for u in m.get("peerURLs", []))
                 self.peer_port[i] = port
                 return "ok"
