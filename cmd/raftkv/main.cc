@@ -50,8 +50,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   // etcd: a member removed from the cluster shuts down (exit status 0).
-  auto member =
-      raftkv::cmd::Member::Start(*config, [] { kill(getpid(), SIGTERM); });
+  auto member = raftkv::cmd::Member::Start(
+      *config, [] { kill(getpid(), SIGTERM); },
+      [&stop_signals] {
+        const timespec now{0, 0};
+        return sigtimedwait(&stop_signals, nullptr, &now) > 0;
+      });
   if (!member.ok()) {
     std::fprintf(stderr, "%s\n",
                  std::string(member.status().message()).c_str());

@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "cmd/raftkv/join.h"
 #include "httplib.h"
 #include "raft/wal/durable_log.h"
@@ -100,7 +101,8 @@ Member::HandlerProxy::BeginSnapshot(const raftpb::Message& m) {
 Member::Member(const ServerConfig& c) : config_(c) {}
 
 absl::StatusOr<std::unique_ptr<Member>> Member::Start(
-    const ServerConfig& c, std::function<void()> on_removed) {
+    const ServerConfig& c, std::function<void()> on_removed,
+    std::function<bool()> stop_requested) {
   ServerConfig resolved = c;
   // As etcd, a member whose data directory already holds a membership
   // restarts from it and ignores --initial-cluster*: after membership
@@ -115,6 +117,18 @@ absl::StatusOr<std::unique_ptr<Member>> Member::Start(
   std::unique_ptr<Member> m(new Member(resolved));
   m->on_removed_ = std::move(on_removed);
   if (absl::Status s = m->Open(); !s.ok()) return s;
+  if (!restart && !c.new_cluster) {
+    // A new member's store is empty until it catches up: serializable
+    // reads would answer from it (jepsen long10k: bank reads with no
+    // accounts right after a join). etcd serves clients after ReadyNotify.
+    while (!m->server_->published()) {
+      if (stop_requested && stop_requested()) {
+        return absl::CancelledError(
+            "raftkv: stopped before the member caught up with the cluster");
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
   if (absl::Status s = m->StartClientServer(); !s.ok()) return s;
   if (absl::Status s = m->StartHttp(); !s.ok()) return s;
   return m;

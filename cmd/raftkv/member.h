@@ -40,8 +40,13 @@ class Member {
   // the cluster's from the peers (join.h). `on_removed` runs (once, on any
   // thread) when this member learns it was removed from the cluster; it
   // should stop the member soon, from another thread.
+  // A member that joins with an empty data directory serves clients only
+  // once it has caught up with the cluster (its own publish is applied),
+  // as etcd; until then Start polls `stop_requested` and returns Cancelled
+  // if it says so.
   static absl::StatusOr<std::unique_ptr<Member>> Start(
-      const ServerConfig& c, std::function<void()> on_removed = {});
+      const ServerConfig& c, std::function<void()> on_removed = {},
+      std::function<bool()> stop_requested = {});
   ~Member();  // stops everything, in reverse order of start
 
   uint64_t member_id() const { return config_.member_id; }

@@ -214,7 +214,7 @@ void EtcdServer::PublishLoop() {
   for (const auto& url : options_.client_urls) {
     req.mutable_publish()->add_client_urls(url);
   }
-  auto published = std::make_shared<std::atomic<bool>>(false);
+  auto published = published_;
   while (!stopping_ && !*published) {
     if (node_->leader() != 0) {
       Write(req, [published](const kv::ApplyResult& r) {

@@ -91,6 +91,9 @@ class EtcdServer {
   raft::Node& node() { return *node_; }
   kv::StateMachine& state_machine() { return *sm_; }
   const ServerOptions& options() const { return options_; }
+  // This member's attributes (name, client URLs) were committed and applied
+  // here: it has caught up at least to that entry (etcd's ReadyNotify).
+  bool published() const { return *published_; }
 
  private:
   uint64_t NextRequestId();
@@ -112,6 +115,9 @@ class EtcdServer {
   Executor blocking_;
   // Announces this member's name and client URLs once (thread "publish").
   std::atomic<bool> stopping_{false};
+  // Shared with the publish write's callback, which may outlive a stop.
+  std::shared_ptr<std::atomic<bool>> published_ =
+      std::make_shared<std::atomic<bool>>(false);
   std::thread publisher_;
   std::thread lessor_thread_;
 };
