@@ -234,7 +234,35 @@ void Raft::Impl::BecomeLeader() {
 // ---------------------------------------------------------------------------
 // Step
 
+ReceiverView Raft::Impl::View() const {
+  ReceiverView v;
+  v.id = id_;
+  v.term = term_;
+  v.role = role_;
+  v.lead = lead_;
+  v.last_index = log_.LastIndex();
+  v.last_read_round = read_only_.LastIssuedRoundId();
+  v.max_entries_bytes = config_.max_size_per_msg;
+  return v;
+}
+
+absl::Status Raft::Impl::Refuse(Refusal kind, const Message& m,
+                                const std::string& detail) {
+  const int k = static_cast<int>(kind);
+  ++refused_[k];
+  last_refused_[k] =
+      absl::StrCat("from=", m.from(), " term=", m.term(),
+                   " type=", raftpb::MessageType_Name(m.type()), " ", detail);
+  return absl::InvalidArgumentError(absl::StrCat(
+      "raft: refused kind=", RefusalName(kind), " ", last_refused_[k]));
+}
+
 absl::Status Raft::Impl::Step(const Message& m) {
+  // The door (message_check.h): nothing below may trust `m` before this.
+  std::string detail;
+  if (Refusal r = CheckMessage(m, View(), &detail); r != Refusal::kAccepted) {
+    return Refuse(r, m, detail);
+  }
   bool handled = false;
   if (absl::Status s = StepByTerm(m, &handled); !s.ok() || handled) return s;
   switch (m.type()) {
@@ -263,7 +291,9 @@ absl::Status Raft::Impl::Step(const Message& m) {
 // Applies the term rules common to every role. Sets *handled when the
 // message needs no further processing.
 absl::Status Raft::Impl::StepByTerm(const Message& m, bool* handled) {
-  if (m.term() == 0) return absl::OkStatus();  // forwarded local message
+  // Forwarded local messages carry no term (CheckMessage refuses term 0 on
+  // every other type).
+  if (m.term() == 0) return absl::OkStatus();
   if (m.term() > term_) {
     const bool vote_request = m.type() == raftpb::MSG_REQUEST_VOTE ||
                               m.type() == raftpb::MSG_REQUEST_PRE_VOTE;

@@ -53,7 +53,9 @@ struct Config {
   // Index already applied by the state machine (after a restart). Committed
   // entries at or below it are not handed out again.
   uint64_t applied = 0;
-  uint64_t max_size_per_msg = 1 << 20;  // bytes of entries per AppendEntries
+  // Bytes of entries per AppendEntries. Also the largest batch (of more
+  // than one entry) this member accepts: keep it equal on all members.
+  uint64_t max_size_per_msg = 1 << 20;
   uint64_t max_committed_size_per_ready = 8 << 20;
   int max_inflight_msgs = 256;  // AppendEntries in flight per follower
   bool pre_vote = true;
@@ -81,6 +83,12 @@ struct Status {
   raftpb::ConfState conf_state;
   std::map<uint64_t, ProgressStatus> progress;  // only on the leader
   uint64_t lead_transferee = 0;
+  // Messages Step refused since the core was created, by kind
+  // (RefusalName in message_check.h); only kinds refused at least once.
+  std::map<std::string, uint64_t> refused;
+  // For each kind in `refused`: the latest refused message, e.g.
+  // "from=9 term=2 type=MSG_APPEND_ENTRIES_RESPONSE index=1000000 last=5".
+  std::map<std::string, std::string> last_refused;
 };
 
 class Raft {
@@ -105,7 +113,11 @@ class Raft {
   void Campaign();
 
   // Delivers a message from a peer. Messages from unknown or stale terms are
-  // handled as Raft prescribes; malformed ones are dropped.
+  // handled as Raft prescribes. One that no correct member sends (see
+  // message_check.h) is dropped before any rule sees it, counted in
+  // Status::refused, and answered with InvalidArgument naming its kind;
+  // the core's state is unchanged. Any message may be passed: no input
+  // stops the member.
   absl::Status Step(const raftpb::Message& m);
 
   // Proposes an application command. Fails with FailedPrecondition when no

@@ -9,6 +9,7 @@
 #ifndef RAFTKV_RAFT_RAFT_IMPL_H_
 #define RAFTKV_RAFT_RAFT_IMPL_H_
 
+#include <array>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "raft/confchange.h"
+#include "raft/message_check.h"
 #include "raft/raft.h"
 #include "raft/raft_log.h"
 #include "raft/read_only.h"
@@ -66,6 +68,10 @@ class Raft::Impl {
   void BecomeCandidate();
   void BecomeLeader();
   void ResetTerm(uint64_t term);
+  ReceiverView View() const;
+  // Counts and remembers a refused message; returns the Step error.
+  absl::Status Refuse(Refusal kind, const raftpb::Message& m,
+                      const std::string& detail);
   absl::Status StepByTerm(const raftpb::Message& m, bool* handled);
   void StepLeader(const raftpb::Message& m);
   void StepCandidate(const raftpb::Message& m);
@@ -151,6 +157,11 @@ class Raft::Impl {
 
   // New entries await a BroadcastAppend (done once per Ready).
   bool broadcast_pending_ = false;
+
+  // Messages refused by CheckMessage, by kind, and the latest of each kind
+  // described (see Status::last_refused).
+  RefusalCounts refused_{};
+  std::array<std::string, kNumRefusalKinds> last_refused_;
 
   // Output queues, drained by GetReady.
   std::vector<raftpb::Message> msgs_;

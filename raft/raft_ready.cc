@@ -92,6 +92,12 @@ Status Raft::Impl::GetStatus() const {
   st.last_index = log_.LastIndex();
   st.conf_state = tracker_.config.ToConfState();
   st.lead_transferee = lead_transferee_;
+  for (int k = 0; k < kNumRefusalKinds; ++k) {
+    if (refused_[k] == 0) continue;
+    const char* name = RefusalName(static_cast<Refusal>(k));
+    st.refused[name] = refused_[k];
+    st.last_refused[name] = last_refused_[k];
+  }
   if (role_ == Role::kLeader) {
     for (const auto& [id, pr] : tracker_.progress) {
       st.progress[id] =

@@ -54,6 +54,9 @@ class ReadOnly {
   uint64_t LastRoundId() const {
     return rounds_.empty() ? 0 : rounds_.back().id;
   }
+  // The newest round id ever created (0: none); a heartbeat answer naming
+  // a later one answers a heartbeat this leader never sent.
+  uint64_t LastIssuedRoundId() const { return next_id_ - 1; }
   bool empty() const { return rounds_.empty(); }
   void Reset();
 

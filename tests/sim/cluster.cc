@@ -135,7 +135,15 @@ void Cluster::DeliverDue(uint64_t now) {
     Node& target = it->second;
     trace_->Message(EventKind::kDeliver, f.msg);
     absl::Status s = target.raft->Step(f.msg);
-    if (!s.ok()) trace_->Note(absl::StrCat("step error: ", s.ToString()));
+    if (!s.ok()) {
+      // Every message on the simulated network was sent by a correct
+      // member (delayed, reordered or duplicated at worst): the core's door
+      // (raft/message_check.h) must let all of them in.
+      trace_->Note(absl::StrCat("step error: ", s.ToString()));
+      checker_->Fail(absl::StrCat("a correct member's message was refused: ",
+                                  s.ToString()));
+      return;
+    }
     if (f.msg.type() == raftpb::MSG_INSTALL_SNAPSHOT) {
       auto sender = nodes_.find(f.msg.from());
       if (sender != nodes_.end() && sender->second.up() &&
