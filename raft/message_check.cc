@@ -3,6 +3,7 @@
 #include "raft/message_check.h"
 
 #include <set>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "raft/read_only.h"
@@ -40,38 +41,43 @@ Refusal CheckEnvelope(const Message& m, const ReceiverView& view,
                       std::string* detail) {
   if (m.type() == raftpb::MSG_UNKNOWN ||
       !raftpb::MessageType_IsValid(m.type())) {
-    return Refuse(Refusal::kUnknownType, detail, "type=", m.type());
+    return Refuse(Refusal::kUnknownType, detail);
   }
-  if (m.from() == 0) return Refuse(Refusal::kZeroFrom, detail, "from=0");
+  if (m.from() == 0) return Refuse(Refusal::kZeroFrom, detail);
   if (m.to() != view.id) {
     return Refuse(Refusal::kWrongTo, detail, "to=", m.to(), " self=", view.id);
   }
   const bool forwarded = Forwarded(m.type());
   if (!forwarded && m.from() == view.id) {
-    return Refuse(Refusal::kFromSelf, detail, "from=", m.from());
+    return Refuse(Refusal::kFromSelf, detail, "self=", view.id);
   }
   if (forwarded && m.term() != 0) {
-    return Refuse(Refusal::kForwardedWithTerm, detail, "term=", m.term());
+    return Refuse(Refusal::kForwardedWithTerm, detail);
   }
   if (!forwarded && m.term() == 0) {
-    return Refuse(Refusal::kZeroTerm, detail, "term=0");
+    return Refuse(Refusal::kZeroTerm, detail);
   }
   return Refusal::kAccepted;
 }
 
 Refusal CheckRanges(const Message& m, std::string* detail) {
-  const uint64_t terms[] = {m.term(), m.log_term(),
-                            m.snapshot().metadata().term()};
-  for (uint64_t t : terms) {
+  const std::pair<const char*, uint64_t> terms[] = {
+      {"term", m.term()},
+      {"log_term", m.log_term()},
+      {"snapshot_term", m.snapshot().metadata().term()}};
+  for (const auto& [name, t] : terms) {
     if (t >= kMaxTerm) {
-      return Refuse(Refusal::kTermOutOfRange, detail, "term=", t);
+      return Refuse(Refusal::kTermOutOfRange, detail, name, "=", t);
     }
   }
-  const uint64_t indexes[] = {m.index(), m.commit(), m.reject_hint(),
-                              m.snapshot().metadata().index()};
-  for (uint64_t i : indexes) {
+  const std::pair<const char*, uint64_t> indexes[] = {
+      {"index", m.index()},
+      {"commit", m.commit()},
+      {"reject_hint", m.reject_hint()},
+      {"snapshot_index", m.snapshot().metadata().index()}};
+  for (const auto& [name, i] : indexes) {
     if (i >= kMaxIndex) {
-      return Refuse(Refusal::kIndexOutOfRange, detail, "index=", i);
+      return Refuse(Refusal::kIndexOutOfRange, detail, name, "=", i);
     }
   }
   for (const raftpb::Entry& e : m.entries()) {
@@ -180,8 +186,7 @@ Refusal CheckAgainstState(const Message& m, const ReceiverView& view,
   // Raft elects at most one leader per term.
   if (m.term() == view.term && FromLeader(m.type()) && view.lead != 0 &&
       m.from() != view.lead) {
-    return Refuse(Refusal::kNotFromLeader, detail, "from=", m.from(),
-                  " leader=", view.lead);
+    return Refuse(Refusal::kNotFromLeader, detail, "leader=", view.lead);
   }
   // The leader never tells a follower to commit past what it acknowledged
   // (SendHeartbeat sends min(match, commit)).

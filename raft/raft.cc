@@ -250,9 +250,12 @@ absl::Status Raft::Impl::Refuse(Refusal kind, const Message& m,
                                 const std::string& detail) {
   const int k = static_cast<int>(kind);
   ++refused_[k];
-  last_refused_[k] =
-      absl::StrCat("from=", m.from(), " term=", m.term(),
-                   " type=", raftpb::MessageType_Name(m.type()), " ", detail);
+  std::string type = raftpb::MessageType_IsValid(m.type())
+                         ? raftpb::MessageType_Name(m.type())
+                         : absl::StrCat(static_cast<int>(m.type()));
+  last_refused_[k] = absl::StrCat("from=", m.from(), " term=", m.term(),
+                                  " type=", type, detail.empty() ? "" : " ",
+                                  detail);
   return absl::InvalidArgumentError(absl::StrCat(
       "raft: refused kind=", RefusalName(kind), " ", last_refused_[k]));
 }

@@ -169,6 +169,9 @@ std::string FormatStatus(const Status& st) {
                     pr.is_learner ? " learner" : "",
                     pr.recent_active ? " active" : "", "\n");
   }
+  for (const auto& [kind, count] : st.refused) {
+    absl::StrAppend(&out, "  refused ", kind, "=", count, "\n");
+  }
   return out;
 }
 

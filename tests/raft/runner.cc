@@ -8,6 +8,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "raft/read_only.h"
 #include "tests/raft/format.h"
 
 namespace raftkv::raft::scenario {
@@ -48,6 +51,102 @@ absl::StatusOr<raftpb::ConfChangeTransition> ParseTransition(
   if (it->second == "explicit") return raftpb::TRANSITION_JOINT_EXPLICIT;
   return absl::InvalidArgumentError(
       absl::StrCat("transition=", it->second, ": want auto|implicit|explicit"));
+}
+
+// "MSG_HEARTBEAT" or a number (which may name no type at all).
+absl::StatusOr<raftpb::MessageType> ParseMessageType(const std::string& s) {
+  raftpb::MessageType t;
+  if (raftpb::MessageType_Parse(s, &t)) return t;
+  int n = 0;
+  if (absl::SimpleAtoi(s, &n)) return static_cast<raftpb::MessageType>(n);
+  return absl::InvalidArgumentError(absl::StrCat("type=", s, ": unknown"));
+}
+
+// "(2/6,2/7)": term/index of each entry.
+absl::Status ParseEntries(const std::string& s, raftpb::Message* m) {
+  absl::string_view body = s;
+  if (!absl::ConsumePrefix(&body, "(") || !absl::ConsumeSuffix(&body, ")")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("entries=", s, ": want (term/index,...)"));
+  }
+  for (absl::string_view part : absl::StrSplit(body, ',', absl::SkipEmpty())) {
+    std::pair<std::string, std::string> ti = absl::StrSplit(part, '/');
+    uint64_t term = 0, index = 0;
+    if (!absl::SimpleAtoi(ti.first, &term) ||
+        !absl::SimpleAtoi(ti.second, &index)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("entries=", s, ": bad entry ", part));
+    }
+    raftpb::Entry* e = m->add_entries();
+    e->set_term(term);
+    e->set_index(index);
+  }
+  return absl::OkStatus();
+}
+
+// The fields of an injected message, from inject-msg's options.
+absl::StatusOr<raftpb::Message> CraftMessage(const Command& cmd) {
+  raftpb::Message m;
+  absl::StatusOr<raftpb::MessageType> type =
+      ParseMessageType(cmd.options.count("type") ? cmd.options.at("type") : "");
+  if (!type.ok()) return type.status();
+  m.set_type(*type);
+  using Setter = void (raftpb::Message::*)(uint64_t);
+  const std::pair<const char*, Setter> numbers[] = {
+      {"from", &raftpb::Message::set_from},
+      {"to", &raftpb::Message::set_to},
+      {"term", &raftpb::Message::set_term},
+      {"log-term", &raftpb::Message::set_log_term},
+      {"index", &raftpb::Message::set_index},
+      {"commit", &raftpb::Message::set_commit},
+      {"reject-hint", &raftpb::Message::set_reject_hint}};
+  for (const auto& [key, set] : numbers) {
+    absl::StatusOr<uint64_t> v = cmd.OptionUint(key, 0);
+    if (!v.ok()) return v.status();
+    (m.*set)(*v);
+  }
+  absl::StatusOr<bool> reject = cmd.OptionBool("reject", false);
+  if (!reject.ok()) return reject.status();
+  m.set_reject(*reject);
+  if (auto it = cmd.options.find("context"); it != cmd.options.end()) {
+    absl::string_view ctx = it->second;
+    uint64_t round = 0;
+    if (absl::ConsumePrefix(&ctx, "round:") && absl::SimpleAtoi(ctx, &round)) {
+      m.set_context(ReadOnly::EncodeRoundId(round));
+    } else {
+      m.set_context(it->second);
+    }
+  }
+  if (auto it = cmd.options.find("entries"); it != cmd.options.end()) {
+    if (absl::Status s = ParseEntries(it->second, &m); !s.ok()) return s;
+  }
+  absl::StatusOr<uint64_t> entry_type = cmd.OptionUint("entry-type", 0);
+  absl::StatusOr<uint64_t> entry_bytes = cmd.OptionUint("entry-bytes", 0);
+  if (!entry_type.ok()) return entry_type.status();
+  if (!entry_bytes.ok()) return entry_bytes.status();
+  for (raftpb::Entry& e : *m.mutable_entries()) {
+    e.set_type(static_cast<raftpb::EntryType>(*entry_type));
+    e.set_data(std::string(*entry_bytes, 'x'));
+  }
+  if (cmd.HasOption("snap-index") || cmd.HasOption("snap-term") ||
+      cmd.HasOption("snap-voters") || cmd.HasOption("snap-learners")) {
+    auto* meta = m.mutable_snapshot()->mutable_metadata();
+    absl::StatusOr<uint64_t> index = cmd.OptionUint("snap-index", 0);
+    absl::StatusOr<uint64_t> term = cmd.OptionUint("snap-term", 0);
+    absl::StatusOr<std::vector<uint64_t>> voters =
+        cmd.OptionList("snap-voters");
+    absl::StatusOr<std::vector<uint64_t>> learners =
+        cmd.OptionList("snap-learners");
+    for (const absl::Status& st : {index.status(), term.status(),
+                                   voters.status(), learners.status()}) {
+      if (!st.ok()) return st;
+    }
+    meta->set_index(*index);
+    meta->set_term(*term);
+    for (uint64_t id : *voters) meta->mutable_conf_state()->add_voters(id);
+    for (uint64_t id : *learners) meta->mutable_conf_state()->add_learners(id);
+  }
+  return m;
 }
 
 }  // namespace
@@ -175,6 +274,7 @@ absl::StatusOr<std::string> Runner::Run(const Command& cmd) {
       {"state-machine", [&] { return ForEachLive(cmd, MachineText); }},
       {"raft-state", [&] { return ForEachLive(cmd, StateLine); }},
       {"compact", [&] { return Compact(cmd); }},
+      {"inject-msg", [&] { return InjectMsg(cmd); }},
   };
   auto it = cmds.find(cmd.name);
   if (it == cmds.end()) {
@@ -326,6 +426,25 @@ absl::StatusOr<std::string> Runner::Compact(const Command& cmd) {
   absl::Status s = (*n)->Compact(*index);
   if (!s.ok()) return s;
   return LogText(**n);
+}
+
+absl::StatusOr<std::string> Runner::InjectMsg(const Command& cmd) {
+  absl::Status s = cmd.CheckOptions(
+      {"type", "from", "to", "term", "log-term", "index", "commit",
+       "reject-hint", "reject", "context", "entries", "entry-type",
+       "entry-bytes", "snap-index", "snap-term", "snap-voters",
+       "snap-learners"});
+  if (!s.ok()) return s;
+  absl::StatusOr<raftpb::Message> m = CraftMessage(cmd);
+  if (!m.ok()) return m.status();
+  // The receiving node: the first argument, else `to`.
+  absl::StatusOr<uint64_t> into =
+      cmd.args.empty() ? absl::StatusOr<uint64_t>(m->to()) : cmd.ArgUint(0);
+  if (!into.ok()) return into.status();
+  absl::StatusOr<Node*> n = cluster_.Live(*into);
+  if (!n.ok()) return n.status();
+  const absl::Status step = (*n)->raft().Step(*m);
+  return absl::StrCat(FormatMessage(*m), "\n", Answer(step));
 }
 
 absl::StatusOr<std::string> Runner::ForEachLive(

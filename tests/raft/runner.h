@@ -36,6 +36,7 @@ class Runner {
   absl::StatusOr<std::string> DeliverMsgs(const Command& cmd);
   absl::StatusOr<std::string> Partition(const Command& cmd);
   absl::StatusOr<std::string> Compact(const Command& cmd);
+  absl::StatusOr<std::string> InjectMsg(const Command& cmd);
   absl::StatusOr<std::string> ForEachLive(const Command& cmd,
                                           std::string (*describe)(const Node&));
   // Node `cmd.args[0]`, which must exist and be up.
