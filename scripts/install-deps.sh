@@ -9,6 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libleveldb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libgoogle-perftools-dev clang-format
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev  # tests/fuzz (docs/fuzzing.md)
   etcd-client etcd-server
   iproute2 iptables procps psmisc python3
 )
