@@ -10,12 +10,14 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "rpc/client/endpoint.h"
 #include "rpc/client/status.h"
+#include "rpc/client/tls.h"
 
 namespace raftkv::client {
 
 // One endpoint's channel and the stubs bound to it. Immutable once built.
 struct Client::Endpoint {
-  explicit Endpoint(const std::string& target) {
+  Endpoint(const std::string& target,
+           std::shared_ptr<grpc::ChannelCredentials> credentials) {
     grpc::ChannelArguments args;
     // etcd's clientv3 accepts responses of any size; so do we.
     args.SetMaxReceiveMessageSize(INT_MAX);
@@ -24,8 +26,7 @@ struct Client::Endpoint {
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-    channel = grpc::CreateCustomChannel(
-        target, grpc::InsecureChannelCredentials(), args);
+    channel = grpc::CreateCustomChannel(target, credentials, args);
     kv = etcdserverpb::KV::NewStub(channel);
     watch = etcdserverpb::Watch::NewStub(channel);
     lease = etcdserverpb::Lease::NewStub(channel);
@@ -81,14 +82,26 @@ bool IsReadOnly(const etcdserverpb::TxnRequest& txn) {
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
     std::vector<std::string> endpoints, Options options) {
   std::vector<std::string> targets;
+  std::vector<std::shared_ptr<grpc::ChannelCredentials>> credentials;
+  // One credentials object per transport, shared by the channels (the
+  // certificate files are read once).
+  std::shared_ptr<grpc::ChannelCredentials> plain, tls;
   for (const std::string& ep : endpoints) {
-    absl::StatusOr<std::string> target = ParseEndpoint(ep);
-    if (!target.ok()) return target.status();
-    targets.push_back(*std::move(target));
+    absl::StatusOr<EndpointUrl> url = ParseEndpointUrl(ep);
+    if (!url.ok()) return url.status();
+    const bool use_tls = UsesTls(options.tls, url->scheme);
+    std::shared_ptr<grpc::ChannelCredentials>& creds = use_tls ? tls : plain;
+    if (creds == nullptr) {
+      auto made = ChannelCredentialsFor(options.tls, url->scheme);
+      if (!made.ok()) return made.status();
+      creds = *std::move(made);
+    }
+    targets.push_back(std::move(url->target));
+    credentials.push_back(creds);
   }
   if (targets.empty()) return absl::InvalidArgumentError("no endpoints given");
-  std::unique_ptr<Client> client(
-      new Client(std::move(targets), std::move(options)));
+  std::unique_ptr<Client> client(new Client(
+      std::move(targets), std::move(credentials), std::move(options)));
   if (client->options_.dial_timeout <= absl::ZeroDuration()) return client;
 
   // Wait for any endpoint to connect: poll the channels' states in turn,
@@ -109,10 +122,14 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
   return DeadlineExceededStatus();
 }
 
-Client::Client(std::vector<std::string> endpoints, Options options)
+Client::Client(
+    std::vector<std::string> endpoints,
+    std::vector<std::shared_ptr<grpc::ChannelCredentials>> credentials,
+    Options options)
     : endpoints_(std::move(endpoints)), options_(std::move(options)) {
-  for (const std::string& target : endpoints_) {
-    channels_.push_back(std::make_unique<Endpoint>(target));
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    channels_.push_back(
+        std::make_unique<Endpoint>(endpoints_[i], std::move(credentials[i])));
   }
 }
 

@@ -34,6 +34,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "rpc/client/tls.h"
 #include "rpc/rpc.grpc.pb.h"
 
 namespace raftkv::client {
@@ -49,6 +50,8 @@ struct Options {
   // gRPC metadata sent with every call (e.g. {"token", ...} after
   // Authenticate, or {"hasleader", "true"}).
   std::vector<std::pair<std::string, std::string>> metadata;
+  // Transport security, per endpoint by its scheme (rpc/client/tls.h).
+  ClientTlsOptions tls;
 };
 
 // Per-call overrides.
@@ -62,11 +65,13 @@ struct CallOptions {
 
 class Client {
  public:
-  // Parses `endpoints` ("127.0.0.1:2379" or "http://127.0.0.1:2379") and
-  // opens one channel per endpoint. With a non-zero dial_timeout it waits
-  // until one endpoint is connected, and fails with DEADLINE_EXCEEDED
-  // "context deadline exceeded" otherwise; INVALID_ARGUMENT for a malformed
-  // endpoint.
+  // Parses `endpoints` ("127.0.0.1:2379", "http://127.0.0.1:2379" or
+  // "https://127.0.0.1:2379") and opens one channel per endpoint, with TLS
+  // where Options::tls says so. With a non-zero dial_timeout it waits until
+  // one endpoint is connected (for TLS: handshake done), and fails with
+  // DEADLINE_EXCEEDED "context deadline exceeded" otherwise;
+  // INVALID_ARGUMENT for a malformed endpoint or unusable TLS options (a
+  // missing or malformed certificate file, --cert without --key).
   static absl::StatusOr<std::unique_ptr<Client>> Connect(
       std::vector<std::string> endpoints, Options options = {});
 
@@ -125,7 +130,9 @@ class Client {
   struct Endpoint;
   enum class Kind { kRead, kWrite };
 
-  Client(std::vector<std::string> endpoints, Options options);
+  Client(std::vector<std::string> endpoints,
+         std::vector<std::shared_ptr<grpc::ChannelCredentials>> credentials,
+         Options options);
 
   // Runs `rpc(endpoint, context)` with the failover rules above.
   template <typename Response, typename Rpc>

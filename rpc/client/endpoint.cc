@@ -8,33 +8,54 @@
 
 namespace raftkv::client {
 
-absl::StatusOr<std::string> ParseEndpoint(absl::string_view endpoint) {
+absl::StatusOr<EndpointUrl> ParseEndpointUrl(absl::string_view endpoint) {
   absl::string_view ep = absl::StripAsciiWhitespace(endpoint);
-  if (absl::StartsWith(ep, "https://") || absl::StartsWith(ep, "unix://") ||
-      absl::StartsWith(ep, "unixs://")) {
+  if (absl::StartsWith(ep, "unix://") || absl::StartsWith(ep, "unixs://")) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported endpoint scheme (no TLS or unix sockets): ", endpoint));
+        "unsupported endpoint scheme (no unix sockets): ", endpoint));
   }
-  absl::ConsumePrefix(&ep, "http://");
+  EndpointUrl url;
+  if (absl::ConsumePrefix(&ep, "https://")) {
+    url.scheme = Scheme::kHttps;
+  } else if (absl::ConsumePrefix(&ep, "http://")) {
+    url.scheme = Scheme::kHttp;
+  }
   absl::ConsumeSuffix(&ep, "/");
-  if (ep.empty() || absl::StrContains(ep, "/")) {
+  if (ep.empty() || absl::StrContains(ep, "/") ||
+      absl::StrContains(ep, "://")) {
     return absl::InvalidArgumentError(
         absl::StrCat("malformed endpoint: \"", endpoint, "\""));
   }
   // A bare host gets etcd's default client port.
-  if (!absl::StrContains(ep, ":")) return absl::StrCat(ep, ":2379");
-  return std::string(ep);
+  url.target = absl::StrContains(ep, ":") ? std::string(ep)
+                                          : absl::StrCat(ep, ":2379");
+  return url;
+}
+
+absl::StatusOr<std::vector<EndpointUrl>> ParseEndpointUrls(
+    absl::string_view list) {
+  std::vector<EndpointUrl> out;
+  for (absl::string_view item : absl::StrSplit(list, ',', absl::SkipEmpty())) {
+    absl::StatusOr<EndpointUrl> url = ParseEndpointUrl(item);
+    if (!url.ok()) return url.status();
+    out.push_back(*std::move(url));
+  }
+  if (out.empty()) return absl::InvalidArgumentError("no endpoints given");
+  return out;
+}
+
+absl::StatusOr<std::string> ParseEndpoint(absl::string_view endpoint) {
+  absl::StatusOr<EndpointUrl> url = ParseEndpointUrl(endpoint);
+  if (!url.ok()) return url.status();
+  return std::move(url->target);
 }
 
 absl::StatusOr<std::vector<std::string>> ParseEndpointList(
     absl::string_view list) {
+  absl::StatusOr<std::vector<EndpointUrl>> urls = ParseEndpointUrls(list);
+  if (!urls.ok()) return urls.status();
   std::vector<std::string> out;
-  for (absl::string_view item : absl::StrSplit(list, ',', absl::SkipEmpty())) {
-    absl::StatusOr<std::string> target = ParseEndpoint(item);
-    if (!target.ok()) return target.status();
-    out.push_back(*std::move(target));
-  }
-  if (out.empty()) return absl::InvalidArgumentError("no endpoints given");
+  for (EndpointUrl& url : *urls) out.push_back(std::move(url.target));
   return out;
 }
 

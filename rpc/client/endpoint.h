@@ -1,5 +1,9 @@
 // Parsing of client endpoints as etcdctl accepts them: "host:port",
-// "http://host:port" or a comma-separated list of those.
+// "http://host:port", "https://host:port" or a comma-separated list of those.
+//
+// The scheme decides the transport as in etcd's clientv3 (3.4): "http://"
+// is always plaintext, "https://" always TLS, and an endpoint without a
+// scheme follows the TLS options (see rpc/client/tls.h).
 #ifndef RAFTKV_RPC_CLIENT_ENDPOINT_H_
 #define RAFTKV_RPC_CLIENT_ENDPOINT_H_
 
@@ -11,13 +15,27 @@
 
 namespace raftkv::client {
 
-// Returns the gRPC target ("host:port") for one endpoint. Accepts an optional
-// "http://" scheme and a trailing "/"; "https://" and "unix://" are refused
-// with InvalidArgument because the client has no TLS or unix-socket support
-// yet.
+enum class Scheme { kNone, kHttp, kHttps };
+
+struct EndpointUrl {
+  std::string target;  // gRPC target, "host:port"
+  Scheme scheme = Scheme::kNone;
+};
+
+// Parses one endpoint. Accepts an optional "http://" or "https://" scheme
+// and a trailing "/"; a bare host gets etcd's client port 2379. "unix://"
+// and "unixs://" are refused with InvalidArgument (no unix-socket support).
+absl::StatusOr<EndpointUrl> ParseEndpointUrl(absl::string_view endpoint);
+
+// Splits "a,b,c" (empty items ignored) and parses each item; InvalidArgument
+// when an item is malformed or there is none.
+absl::StatusOr<std::vector<EndpointUrl>> ParseEndpointUrls(
+    absl::string_view list);
+
+// The gRPC target of one endpoint: ParseEndpointUrl(endpoint)->target.
 absl::StatusOr<std::string> ParseEndpoint(absl::string_view endpoint);
 
-// Splits "a,b,c" (empty items ignored) and parses each item.
+// The targets of ParseEndpointUrls(list).
 absl::StatusOr<std::vector<std::string>> ParseEndpointList(
     absl::string_view list);
 

@@ -41,7 +41,14 @@ TEST(EndpointTest, Parse) {
   EXPECT_EQ(*client::ParseEndpoint("http://127.0.0.1:2379"), "127.0.0.1:2379");
   EXPECT_EQ(*client::ParseEndpoint("http://127.0.0.1:2379/"), "127.0.0.1:2379");
   EXPECT_EQ(*client::ParseEndpoint("localhost"), "localhost:2379");
-  EXPECT_FALSE(client::ParseEndpoint("https://127.0.0.1:2379").ok());
+  EXPECT_EQ(*client::ParseEndpoint("https://127.0.0.1:2379"), "127.0.0.1:2379");
+  EXPECT_EQ(client::ParseEndpointUrl("https://h:1")->scheme,
+            client::Scheme::kHttps);
+  EXPECT_EQ(client::ParseEndpointUrl("http://h:1")->scheme,
+            client::Scheme::kHttp);
+  EXPECT_EQ(client::ParseEndpointUrl("h:1")->scheme, client::Scheme::kNone);
+  EXPECT_FALSE(client::ParseEndpoint("unix://a.sock").ok());
+  EXPECT_FALSE(client::ParseEndpoint("ftp://h:1").ok());
   EXPECT_FALSE(client::ParseEndpoint("").ok());
   auto list = client::ParseEndpointList("a:1,,http://b:2");
   ASSERT_TRUE(list.ok());
