@@ -21,6 +21,21 @@ void GlobalFlags::Register(FlagSet& flags) {
   flags.String("command-timeout", 0, &command_timeout);
   flags.String("write-out", 'w', &write_out);
   flags.Bool("hex", 0, &hex);
+  flags.String("cacert", 0, &cacert);
+  flags.String("cert", 0, &cert);
+  flags.String("key", 0, &key);
+  flags.Bool("insecure-skip-tls-verify", 0, &insecure_skip_tls_verify);
+  flags.Bool("insecure-transport", 0, &insecure_transport);
+}
+
+client::ClientTlsOptions GlobalFlags::Tls() const {
+  client::ClientTlsOptions tls;
+  tls.ca_file = cacert;
+  tls.cert_file = cert;
+  tls.key_file = key;
+  tls.insecure_skip_verify = insecure_skip_tls_verify;
+  tls.insecure_transport = insecure_transport;
+  return tls;
 }
 
 namespace {
@@ -54,20 +69,29 @@ Context::Context(GlobalFlags globals) : globals_(std::move(globals)) {
   }
 }
 
-client::Client& Context::client() {
-  if (client_ != nullptr) return *client_;
+client::Options Context::ClientOptions() const {
   client::Options options;
   options.dial_timeout = dial_timeout_;
   options.call_timeout = command_timeout_;
+  options.tls = globals_.Tls();
+  return options;
+}
+
+client::Client& Context::client() {
+  if (client_ != nullptr) return *client_;
   absl::StatusOr<std::unique_ptr<client::Client>> c =
-      client::Client::Connect(endpoints_, options);
+      client::Client::Connect(endpoints_, ClientOptions());
   // etcdctl 3.4 does not fail the dial itself: its first call runs into the
   // command timeout and exits 1 with "context deadline exceeded". Same text
-  // and code here, only sooner.
+  // and code here, only sooner. Unusable endpoints or TLS files are bad
+  // arguments (128), as in etcdctl.
   if (!c.ok()) {
-    ExitWithError(
-        absl::IsInvalidArgument(c.status()) ? kExitBadArgs : kExitError,
-        ErrorText(c.status()));
+    // INVALID_ARGUMENT comes from the client's own checks, never from a
+    // server: its message is printed bare, as etcdctl prints such errors.
+    if (absl::IsInvalidArgument(c.status())) {
+      ExitWithError(kExitBadArgs, c.status().message());
+    }
+    ExitWithError(kExitError, ErrorText(c.status()));
   }
   client_ = *std::move(c);
   return *client_;
@@ -75,11 +99,8 @@ client::Client& Context::client() {
 
 std::unique_ptr<client::Client> Context::ClientFor(size_t i,
                                                    absl::Status* error) {
-  client::Options options;
-  options.dial_timeout = dial_timeout_;
-  options.call_timeout = command_timeout_;
   absl::StatusOr<std::unique_ptr<client::Client>> c =
-      client::Client::Connect({endpoints_[i]}, options);
+      client::Client::Connect({endpoints_[i]}, ClientOptions());
   if (!c.ok()) {
     *error = c.status();
     return nullptr;

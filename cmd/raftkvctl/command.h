@@ -36,6 +36,16 @@ struct GlobalFlags {
   std::string command_timeout = "5s";
   std::string write_out = "simple";
   bool hex = false;
+  // Transport security, as etcdctl's flags of the same names
+  // (rpc/client/tls.h says which endpoints use TLS).
+  std::string cacert;
+  std::string cert;
+  std::string key;
+  bool insecure_skip_tls_verify = false;
+  bool insecure_transport = true;
+
+  // etcdctl's flags above as client options.
+  client::ClientTlsOptions Tls() const;
 
   // Registers the flags above on `flags`.
   void Register(FlagSet& flags);
@@ -60,6 +70,8 @@ class Context {
   std::unique_ptr<client::Client> ClientFor(size_t i, absl::Status* error);
 
  private:
+  client::Options ClientOptions() const;
+
   GlobalFlags globals_;
   std::vector<std::string> endpoints_;
   absl::Duration dial_timeout_;

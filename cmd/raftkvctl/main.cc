@@ -16,8 +16,15 @@ namespace {
 
 void PrintUsage() {
   std::cout << "Usage: raftkvctl [--endpoints=a,b] [--dial-timeout=2s] "
-               "[--command-timeout=5s] [-w simple|json|table] [--hex] "
-               "<command> [flags] [args]\n\nCommands:\n";
+               "[--command-timeout=5s] [-w simple|json|table] [--hex]\n"
+               "                 [--cacert=ca.pem] [--cert=c.pem --key=k.pem] "
+               "[--insecure-skip-tls-verify]\n"
+               "                 [--insecure-transport=true] "
+               "<command> [flags] [args]\n\n"
+               "Endpoints: host:port, http://host:port (plaintext) or "
+               "https://host:port (TLS);\nhost:port uses TLS when --cacert, "
+               "--cert or --key is given or --insecure-transport=false.\n\n"
+               "Commands:\n";
   for (const Command& c : AllCommands()) std::cout << "  " << c.path << "\n";
 }
 
