@@ -15,7 +15,7 @@
 namespace raftkv::bench {
 
 std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
-    const std::vector<std::string>& endpoints, int conns) {
+    const std::vector<Target>& endpoints, int conns) {
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < conns; ++i) {
     grpc::ChannelArguments args;
@@ -23,9 +23,9 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt("raftkv-bench.conn", i);
     args.SetMaxReceiveMessageSize(-1);
-    channels.push_back(
-        grpc::CreateCustomChannel(endpoints[i % endpoints.size()],
-                                  grpc::InsecureChannelCredentials(), args));
+    const Target& target = endpoints[i % endpoints.size()];
+    channels.push_back(grpc::CreateCustomChannel(target.address,
+                                                 target.credentials, args));
   }
   return channels;
 }

@@ -22,13 +22,21 @@
 #include "absl/time/time.h"
 #include "cmd/raftkv-bench/stats.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/support/status.h"
 #include "rpc/rpc.grpc.pb.h"
 
 namespace raftkv::bench {
 
+// One endpoint to dial: its gRPC target and the credentials for it
+// (plaintext or TLS, as rpc/client/tls.h resolves the flags).
+struct Target {
+  std::string address;  // "host:port"
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+};
+
 struct LoadOptions {
-  std::vector<std::string> endpoints;  // "host:port"
+  std::vector<Target> endpoints;
   int clients = 1;
   int conns = 1;
   int64_t total = 0;  // 0: run for `duration`
@@ -40,7 +48,7 @@ struct LoadOptions {
 // One connection per entry, endpoint i % endpoints.size(). Each channel gets
 // its own subchannel (no sharing of TCP connections between them).
 std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
-    const std::vector<std::string>& endpoints, int conns);
+    const std::vector<Target>& endpoints, int conns);
 
 // A kind of request a workload sends. Start() issues request number `seq`
 // (0-based over the whole run) for client `client` through `kv` and must

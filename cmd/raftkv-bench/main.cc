@@ -9,8 +9,9 @@
 //   raftkv-bench mixed    [--read-ratio F] [--consistency l|s] [key flags]
 //   raftkv-bench probe    [--min-revision R] [--timeout D] (first endpoint)
 // Common: --endpoints, --clients, --conns, --total or --duration, --rate,
-// --json, --progress. Flags take etcd's dashed spelling or absl's
-// underscores.
+// --json, --progress; TLS as etcdctl: https:// endpoints, --cacert, --cert,
+// --key, --insecure-skip-tls-verify, --insecure-transport. Flags take etcd's
+// dashed spelling or absl's underscores.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -31,9 +32,20 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "rpc/client/endpoint.h"
 #include "rpc/client/keys.h"
+#include "rpc/client/tls.h"
 
 ABSL_FLAG(std::string, endpoints, "127.0.0.1:2379",
-          "Comma-separated gRPC endpoints (host:port or http://host:port).");
+          "Comma-separated gRPC endpoints (host:port, http://host:port or "
+          "https://host:port).");
+ABSL_FLAG(std::string, cacert, "",
+          "TLS: verify server certificates with this CA bundle (PEM).");
+ABSL_FLAG(std::string, cert, "", "TLS: client certificate (PEM).");
+ABSL_FLAG(std::string, key, "", "TLS: client private key (PEM).");
+ABSL_FLAG(bool, insecure_skip_tls_verify, false,
+          "TLS: accept any server certificate (testing only).");
+ABSL_FLAG(bool, insecure_transport, true,
+          "Plaintext for host:port endpoints unless --cacert, --cert or --key "
+          "is given (as etcdctl); false: TLS for them too.");
 ABSL_FLAG(int, clients, 1, "Concurrent clients (requests in flight).");
 ABSL_FLAG(int, conns, 1, "gRPC connections shared by the clients.");
 ABSL_FLAG(int64_t, total, 0, "Total requests; 0 runs for --duration.");
@@ -98,7 +110,7 @@ KeyOptions KeyFlags() {
 // Polls serializable reads until one sees --min-revision; prints the wait.
 // The channel reconnects every few milliseconds (gRPC's default backoff
 // starts at 1 s), so the figure measures the server, not the backoff.
-int Probe(const std::vector<std::string>& endpoints) {
+int Probe(const std::vector<Target>& endpoints) {
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + absl::GetFlag(FLAGS_timeout);
   grpc::ChannelArguments args;
@@ -107,7 +119,7 @@ int Probe(const std::vector<std::string>& endpoints) {
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   auto kv = etcdserverpb::KV::NewStub(grpc::CreateCustomChannel(
-      endpoints[0], grpc::InsecureChannelCredentials(), args));
+      endpoints[0].address, endpoints[0].credentials, args));
   etcdserverpb::RangeRequest req;
   req.set_key("raftkv-bench-probe");
   req.set_serializable(true);
@@ -130,12 +142,31 @@ int Probe(const std::vector<std::string>& endpoints) {
   return Fail("probe: not serving before --timeout");
 }
 
+// --endpoints with the credentials --cacert, --cert, --key,
+// --insecure-skip-tls-verify and --insecure-transport give each of them.
+absl::StatusOr<std::vector<Target>> Targets() {
+  auto urls = client::ParseEndpointUrls(absl::GetFlag(FLAGS_endpoints));
+  if (!urls.ok()) return urls.status();
+  client::ClientTlsOptions tls;
+  tls.ca_file = absl::GetFlag(FLAGS_cacert);
+  tls.cert_file = absl::GetFlag(FLAGS_cert);
+  tls.key_file = absl::GetFlag(FLAGS_key);
+  tls.insecure_skip_verify = absl::GetFlag(FLAGS_insecure_skip_tls_verify);
+  tls.insecure_transport = absl::GetFlag(FLAGS_insecure_transport);
+  std::vector<Target> out;
+  for (client::EndpointUrl& url : *urls) {
+    auto credentials = client::ChannelCredentialsFor(tls, url.scheme);
+    if (!credentials.ok()) return credentials.status();
+    out.push_back({std::move(url.target), *std::move(credentials)});
+  }
+  return out;
+}
+
 int Run(const std::vector<std::string>& args) {
   if (args.empty()) return Fail("missing command; see --help");
   const std::string& cmd = args[0];
-  auto endpoints = client::ParseEndpointList(absl::GetFlag(FLAGS_endpoints));
+  auto endpoints = Targets();
   if (!endpoints.ok()) return Fail(std::string(endpoints.status().message()));
-  if (endpoints->empty()) return Fail("--endpoints is empty");
   LoadOptions load;
   load.endpoints = *endpoints;
   load.clients = std::max(1, absl::GetFlag(FLAGS_clients));
