@@ -11,6 +11,7 @@ packages=(
   libcpp-httplib-dev libgoogle-perftools-dev clang-format
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # tests/fuzz (docs/fuzzing.md)
   etcd-client etcd-server
+  golang-etcd-server-dev  # etcd's TLS test certificates (tests/e2e/ctl_tls_test, bench/compare --tls)
   iproute2 iptables procps psmisc python3
 )
 
