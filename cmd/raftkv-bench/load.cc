@@ -24,8 +24,8 @@ std::vector<std::shared_ptr<grpc::Channel>> MakeChannels(
     args.SetInt("raftkv-bench.conn", i);
     args.SetMaxReceiveMessageSize(-1);
     const Target& target = endpoints[i % endpoints.size()];
-    channels.push_back(grpc::CreateCustomChannel(target.address,
-                                                 target.credentials, args));
+    channels.push_back(
+        grpc::CreateCustomChannel(target.address, target.credentials, args));
   }
   return channels;
 }

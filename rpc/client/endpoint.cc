@@ -27,8 +27,8 @@ absl::StatusOr<EndpointUrl> ParseEndpointUrl(absl::string_view endpoint) {
         absl::StrCat("malformed endpoint: \"", endpoint, "\""));
   }
   // A bare host gets etcd's default client port.
-  url.target = absl::StrContains(ep, ":") ? std::string(ep)
-                                          : absl::StrCat(ep, ":2379");
+  url.target =
+      absl::StrContains(ep, ":") ? std::string(ep) : absl::StrCat(ep, ":2379");
   return url;
 }
 
