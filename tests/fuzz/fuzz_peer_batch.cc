@@ -21,8 +21,17 @@
 //             after each step (the input is one lying peer in a live
 //             cluster); otherwise the receiver's messages are dropped
 //   bit 5     the receiver ticks once after each message
+//   bit 6     relative: term, log_term, index, commit, reject_hint, entry
+//             terms and indexes and snapshot metadata are zigzag-encoded
+//             deltas from the receiver's current term and last index, so
+//             mutations land next to the values that matter (a commit one
+//             past the last index, the previous term, ...) instead of
+//             anywhere in 2^64
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "rpc/raft_peer.pb.h"
@@ -36,6 +45,24 @@ using raftkv::raftpb::Message;
 
 constexpr int kMaxMessages = 64;
 
+// RAFTKV_FUZZ_VERBOSE=1: print every message stepped and the receiver's
+// state after it (for reading a reproducer, docs/fuzzing.md).
+bool g_verbose = false;
+
+void Print(const char* what, const Member& m, const Message* msg) {
+  const raftkv::raft::Status st = m.raft->GetStatus();
+  std::fprintf(stderr, "%s member=%llu role=%s term=%llu commit=%llu "
+               "applied=%llu last=%llu%s%s\n",
+               what, static_cast<unsigned long long>(m.id),
+               raftkv::raft::RoleName(m.raft->role()),
+               static_cast<unsigned long long>(st.hard_state.current_term()),
+               static_cast<unsigned long long>(st.hard_state.commit_index()),
+               static_cast<unsigned long long>(st.applied),
+               static_cast<unsigned long long>(st.last_index),
+               msg != nullptr ? " msg: " : "",
+               msg != nullptr ? msg->ShortDebugString().c_str() : "");
+}
+
 // The checks rpc/peer/peer_service.cc applies before a message reaches the
 // core (PeerService::Acceptable), with `to` made right.
 bool PassDoor(Message* m, uint64_t receiver) {
@@ -45,7 +72,47 @@ bool PassDoor(Message* m, uint64_t receiver) {
          raftkv::raftpb::MessageType_IsValid(m->type());
 }
 
+// value + zigzag-decoded delta, clamped to [0, 2^64).
+uint64_t Rel(uint64_t base, uint64_t zigzag) {
+  const int64_t delta =
+      static_cast<int64_t>(zigzag >> 1) ^ -static_cast<int64_t>(zigzag & 1);
+  if (delta < 0) {
+    const uint64_t down = static_cast<uint64_t>(-(delta + 1)) + 1;
+    return down > base ? 0 : base - down;
+  }
+  const uint64_t up = static_cast<uint64_t>(delta);
+  return up > ~base ? ~uint64_t{0} : base + up;
+}
+
+// Rewrites the relative fields of `m` against the receiver's state.
+void MakeAbsolute(Message* m, const Member& receiver) {
+  const raftkv::raft::Status st = receiver.raft->GetStatus();
+  const uint64_t term = st.hard_state.current_term();
+  const uint64_t last = st.last_index;
+  // term 0 (a forwarded message) stays 0; else it is 1 + the zigzag delta.
+  if (m->term() != 0) m->set_term(Rel(term, m->term() - 1));
+  m->set_log_term(Rel(term, m->log_term()));
+  m->set_index(Rel(last, m->index()));
+  m->set_commit(Rel(last, m->commit()));
+  m->set_reject_hint(Rel(last, m->reject_hint()));
+  for (auto& e : *m->mutable_entries()) {
+    e.set_term(Rel(term, e.term()));
+    e.set_index(Rel(last, e.index()));
+  }
+  if (m->has_snapshot()) {
+    auto* meta = m->mutable_snapshot()->mutable_metadata();
+    meta->set_index(Rel(last, meta->index()));
+    meta->set_term(Rel(term, meta->term()));
+  }
+}
+
 }  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  const char* v = std::getenv("RAFTKV_FUZZ_VERBOSE");
+  g_verbose = v != nullptr && std::string(v) == "1";
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;
@@ -58,6 +125,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const bool raw = (options & 8) != 0;
   const bool network = (options & 16) != 0;
   const bool tick = (options & 32) != 0;
+  const bool relative = (options & 64) != 0;
 
   std::vector<uint64_t> receivers;
   switch (receiver_choice) {
@@ -74,8 +142,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (uint64_t id : receivers) {
       Member& m = cluster.member(id);
       Message msg = original;
+      if (relative) MakeAbsolute(&msg, m);
       if (!raw && !PassDoor(&msg, id)) continue;
-      m.raft->Step(msg).IgnoreError();
+      if (g_verbose) Print("step", m, &msg);
+      const absl::Status s = m.raft->Step(msg);
+      if (g_verbose && !s.ok()) {
+        std::fprintf(stderr, "  refused: %s\n", s.ToString().c_str());
+      }
       cluster.Check(m);
       if (tick) {
         m.raft->Tick();
@@ -86,6 +159,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } else {
         cluster.Drain(m, nullptr);
       }
+      if (g_verbose) Print("  after", m, nullptr);
     }
   }
   cluster.CheckAll();

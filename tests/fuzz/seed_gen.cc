@@ -48,7 +48,15 @@ void Write(const std::string& target, const std::string& name,
 
 enum Receiver : uint8_t { kToLeader = 0, kToFollower = 1, kToLagging = 2,
                           kToBoth = 3 };
-constexpr uint8_t kCompact = 4, kRaw = 8, kNetwork = 16, kTick = 32;
+constexpr uint8_t kCompact = 4, kRaw = 8, kNetwork = 16, kTick = 32,
+                  kRelative = 64;
+
+// Relative fields (kRelative): zigzag-encoded deltas; a term is 1 + that.
+uint64_t Z(int64_t d) {
+  return d >= 0 ? 2 * static_cast<uint64_t>(d)
+                : 2 * static_cast<uint64_t>(-(d + 1)) + 1;
+}
+uint64_t ZTerm(int64_t d) { return 1 + Z(d); }
 
 Message Msg(MessageType type, uint64_t from, uint64_t term) {
   Message m;
@@ -218,6 +226,46 @@ void PeerSeeds() {
     h.set_commit(last + 1);
     Peer("new_leader_exchange", kToLagging, {v, a, h});
     Peer("new_leader_exchange_raw", kToLagging | kRaw, {v, a, h});
+  }
+  // Relative: the same shapes, as deltas from the receiver's state.
+  {
+    Message h = Msg(raftkv::raftpb::MSG_HEARTBEAT, 1, ZTerm(0));
+    h.set_commit(Z(0));
+    Peer("rel_heartbeat", kToLagging | kRelative, {h});
+    Message a = Msg(raftkv::raftpb::MSG_APPEND_ENTRIES, 1, ZTerm(0));
+    a.set_index(Z(0));
+    a.set_log_term(Z(0));
+    a.set_commit(Z(1));
+    AddEntry(&a, Z(0), Z(1), "x");
+    AddEntry(&a, Z(0), Z(2), "y");
+    Peer("rel_append", kToFollower | kRelative, {a});
+    Peer("rel_append_net", kToLagging | kRelative | kNetwork, {a});
+    Message c = Msg(raftkv::raftpb::MSG_APPEND_ENTRIES, 1, ZTerm(1));
+    c.set_index(Z(-2));
+    c.set_log_term(Z(0));
+    c.set_commit(Z(-2));
+    AddEntry(&c, Z(1), Z(-1), "z");
+    Peer("rel_append_conflict", kToFollower | kRelative, {c});
+    Message r = Msg(raftkv::raftpb::MSG_APPEND_ENTRIES_RESPONSE, 3, ZTerm(0));
+    r.set_index(Z(-2));
+    Peer("rel_append_response", kToLeader | kRelative, {r});
+    Peer("rel_append_response_compacted", kToLeader | kRelative | kCompact,
+         {r});
+    Message rej = r;
+    rej.set_reject(true);
+    rej.set_reject_hint(Z(-3));
+    rej.set_log_term(Z(-1));
+    Peer("rel_append_reject", kToLeader | kRelative, {rej});
+    Message v = Msg(raftkv::raftpb::MSG_REQUEST_VOTE, 3, ZTerm(1));
+    v.set_index(Z(0));
+    v.set_log_term(Z(0));
+    Peer("rel_vote_net", kToBoth | kRelative | kNetwork, {v});
+    Message s = Msg(raftkv::raftpb::MSG_INSTALL_SNAPSHOT, 1, ZTerm(0));
+    auto* meta = s.mutable_snapshot()->mutable_metadata();
+    meta->set_index(Z(2));
+    meta->set_term(Z(0));
+    for (uint64_t id : {1, 2, 3}) meta->mutable_conf_state()->add_voters(id);
+    Peer("rel_snapshot", kToLagging | kRelative, {s});
   }
   // Raw: messages the transport's door would drop.
   {
