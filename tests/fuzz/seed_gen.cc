@@ -227,6 +227,53 @@ void PeerSeeds() {
     Peer("new_leader_exchange", kToLagging, {v, a, h});
     Peer("new_leader_exchange_raw", kToLagging | kRaw, {v, a, h});
   }
+  // Membership changes a follower applies from its log: remove itself,
+  // add a learner, a joint change left explicitly.
+  {
+    Message a = Msg(raftkv::raftpb::MSG_APPEND_ENTRIES, 1, term);
+    a.set_index(last);
+    a.set_log_term(term);
+    a.set_commit(last + 3);
+    auto conf_entry = [&](uint64_t index, const raftkv::raftpb::ConfChange& cc) {
+      auto* e = a.add_entries();
+      e->set_term(term);
+      e->set_index(index);
+      e->set_type(raftkv::raftpb::ENTRY_CONF_CHANGE);
+      e->set_data(cc.SerializeAsString());
+    };
+    raftkv::raftpb::ConfChange learner;
+    auto* c1 = learner.add_changes();
+    c1->set_type(raftkv::raftpb::CONF_ADD_LEARNER);
+    c1->set_node_id(4);
+    conf_entry(last + 1, learner);
+    raftkv::raftpb::ConfChange joint;
+    joint.set_transition(raftkv::raftpb::TRANSITION_JOINT_EXPLICIT);
+    auto* j1 = joint.add_changes();
+    j1->set_type(raftkv::raftpb::CONF_ADD_VOTER);
+    j1->set_node_id(4);
+    auto* j2 = joint.add_changes();
+    j2->set_type(raftkv::raftpb::CONF_REMOVE_NODE);
+    j2->set_node_id(3);
+    conf_entry(last + 2, joint);
+    raftkv::raftpb::ConfChange remove_self;
+    auto* r1 = remove_self.add_changes();
+    r1->set_type(raftkv::raftpb::CONF_REMOVE_NODE);
+    r1->set_node_id(2);
+    conf_entry(last + 3, remove_self);
+    Peer("append_conf_changes", kToFollower, {a});
+    Peer("append_conf_changes_net", kToFollower | kNetwork | kTick, {a});
+    Message s = Msg(raftkv::raftpb::MSG_INSTALL_SNAPSHOT, 1, term);
+    auto* meta = s.mutable_snapshot()->mutable_metadata();
+    meta->set_index(last + 2);
+    meta->set_term(term);
+    auto* cs = meta->mutable_conf_state();
+    for (uint64_t v : {1, 2, 4}) cs->add_voters(v);
+    for (uint64_t v : {1, 2, 3}) cs->add_voters_outgoing(v);
+    cs->add_learners(5);
+    cs->set_auto_leave(true);
+    Peer("snapshot_joint", kToLagging, {s});
+    Peer("snapshot_joint_net", kToLagging | kNetwork | kTick, {s});
+  }
   // Relative: the same shapes, as deltas from the receiver's state.
   {
     Message h = Msg(raftkv::raftpb::MSG_HEARTBEAT, 1, ZTerm(0));
