@@ -4,6 +4,7 @@
 #include <climits>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
@@ -53,6 +54,8 @@ struct Client::Endpoint {
 };
 
 namespace {
+
+constexpr char kConnectErrorPayload[] = "type.raftkv/client.connect-error";
 
 bool IsReadOnly(const etcdserverpb::TxnRequest& txn);
 
@@ -119,7 +122,33 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
     absl::Time slice = std::min(deadline, absl::Now() + absl::Milliseconds(20));
     ch.WaitForStateChange(state, absl::ToChronoTime(slice));
   }
-  return DeadlineExceededStatus();
+  absl::Status status = DeadlineExceededStatus();
+  if (std::string reason = client->LastConnectError(); !reason.empty()) {
+    status.SetPayload(kConnectErrorPayload, absl::Cord(reason));
+  }
+  return status;
+}
+
+std::string ConnectError(const absl::Status& status) {
+  auto reason = status.GetPayload(kConnectErrorPayload);
+  return reason.has_value() ? std::string(*reason) : std::string();
+}
+
+std::string Client::LastConnectError() {
+  // A call that does not wait for the channel fails at once with the
+  // subchannels' last error while the channel is in TRANSIENT_FAILURE.
+  for (const std::unique_ptr<Endpoint>& ep : channels_) {
+    grpc::ClientContext context;
+    context.set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)));
+    etcdserverpb::StatusRequest request;
+    etcdserverpb::StatusResponse response;
+    grpc::Status s = ep->maintenance->Status(&context, request, &response);
+    if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+      return s.error_message();
+    }
+  }
+  return "";
 }
 
 Client::Client(

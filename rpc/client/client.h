@@ -63,6 +63,13 @@ struct CallOptions {
   int endpoint = -1;
 };
 
+// When Connect fails with DEADLINE_EXCEEDED: why the connection attempts
+// failed, as gRPC last saw it (e.g. "failed to connect to all addresses;
+// last error: UNKNOWN: ipv4:127.0.0.1:2379: Ssl handshake failed: ...
+// certificate verify failed"), carried as a payload so that the message
+// stays etcdctl's; empty when unknown or for any other status.
+std::string ConnectError(const absl::Status& status);
+
 class Client {
  public:
   // Parses `endpoints` ("127.0.0.1:2379", "http://127.0.0.1:2379" or
@@ -139,6 +146,8 @@ class Client {
   absl::StatusOr<Response> Call(Kind kind, const CallOptions& call, Rpc rpc);
 
   Endpoint& EndpointAt(int index);
+  // The first endpoint's reason for failing to connect (see ConnectError).
+  std::string LastConnectError();
   void Advance(int from);
 
   const std::vector<std::string> endpoints_;
