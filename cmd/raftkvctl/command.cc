@@ -91,6 +91,18 @@ client::Client& Context::client() {
     if (absl::IsInvalidArgument(c.status())) {
       ExitWithError(kExitBadArgs, c.status().message());
     }
+    // etcdctl logs the balancer's error in a zap line before its "Error:";
+    // the same shape here, with gRPC's reason (a TLS handshake failure says
+    // which certificate check failed).
+    if (std::string reason = client::ConnectError(c.status());
+        !reason.empty()) {
+      std::cerr << "{\"level\":\"warn\",\"ts\":\""
+                << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone())
+                << "\",\"caller\":\"raftkvctl\",\"msg\":\"cannot connect to "
+                   "any endpoint\",\"error\":"
+                << GoJsonString(reason) << "}" << std::endl;
+    }
     ExitWithError(kExitError, ErrorText(c.status()));
   }
   client_ = *std::move(c);

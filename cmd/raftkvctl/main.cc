@@ -3,6 +3,7 @@
 // codes. See docs/raftkvctl.md.
 //
 // Usage: raftkvctl [global flags] <command> [flags] [args]
+#include <cstdlib>
 #include <iostream>
 #include <set>
 #include <string>
@@ -10,9 +11,16 @@
 
 #include "cmd/raftkvctl/command.h"
 #include "cmd/raftkvctl/flags.h"
+#include "grpc/support/log.h"
 
 namespace raftkv::ctl {
 namespace {
+
+// gRPC core logs every failed TLS handshake at ERROR, three lines per
+// reconnect attempt ("Corruption detected", "alert bad certificate", ...);
+// raftkvctl reports a failed connection once itself, with gRPC's reason
+// (command.cc). Setting GRPC_VERBOSITY keeps gRPC's own logging.
+void DropGrpcLog(gpr_log_func_args*) {}
 
 void PrintUsage() {
   std::cout << "Usage: raftkvctl [--endpoints=a,b] [--dial-timeout=2s] "
@@ -56,6 +64,9 @@ std::vector<size_t> PositionalIndices(const std::vector<std::string>& args) {
 }
 
 int Main(int argc, char** argv) {
+  if (std::getenv("GRPC_VERBOSITY") == nullptr) {
+    gpr_set_log_function(DropGrpcLog);
+  }
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "help" || args[0] == "--help" ||
       args[0] == "-h") {
