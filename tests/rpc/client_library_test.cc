@@ -2,6 +2,7 @@
 // error codes and messages) and against an in-process fake KV service
 // (failover and deadline rules, which a healthy etcd cannot provoke).
 #include <atomic>
+#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "rpc/client/client.h"
 #include "rpc/client/endpoint.h"
 #include "rpc/client/keys.h"
+#include "rpc/client/tls.h"
 #include "tests/rpc/client_test_util.h"
 
 namespace raftkv::testing {
@@ -53,6 +55,55 @@ TEST(EndpointTest, Parse) {
   auto list = client::ParseEndpointList("a:1,,http://b:2");
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(*list, (std::vector<std::string>{"a:1", "b:2"}));
+}
+
+// Which endpoints use TLS: etcdctl 3.4's rules (rpc/client/tls.h).
+TEST(ClientTlsTest, SchemeAndFlagsDecideTls) {
+  using client::Scheme;
+  client::ClientTlsOptions none;
+  EXPECT_FALSE(client::UsesTls(none, Scheme::kNone));
+  EXPECT_FALSE(client::UsesTls(none, Scheme::kHttp));
+  EXPECT_TRUE(client::UsesTls(none, Scheme::kHttps));
+  client::ClientTlsOptions ca;
+  ca.ca_file = "/ca.pem";
+  EXPECT_TRUE(client::UsesTls(ca, Scheme::kNone));
+  EXPECT_FALSE(client::UsesTls(ca, Scheme::kHttp));  // http:// stays plain
+  client::ClientTlsOptions secure;
+  secure.insecure_transport = false;
+  EXPECT_TRUE(client::UsesTls(secure, Scheme::kNone));
+  client::ClientTlsOptions skip;
+  skip.insecure_skip_verify = true;  // alone, no TLS for a bare endpoint
+  EXPECT_FALSE(client::UsesTls(skip, Scheme::kNone));
+  EXPECT_TRUE(client::ChannelCredentialsFor(none, Scheme::kNone).ok());
+}
+
+TEST(ClientTlsTest, UnusableFilesNameTheFlag) {
+  TempDir dir;
+  const std::string text = dir.path() + "/text.pem";
+  { std::ofstream(text) << "not a certificate\n"; }
+  auto error = [](client::ClientTlsOptions tls) {
+    auto c = client::ChannelCredentialsFor(tls, client::Scheme::kHttps);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(c.status().message());
+  };
+  client::ClientTlsOptions tls;
+  tls.ca_file = "/nonexistent/ca.pem";
+  EXPECT_EQ(error(tls),
+            "--cacert /nonexistent/ca.pem: No such file or directory");
+  tls.ca_file = text;
+  EXPECT_EQ(error(tls),
+            "--cacert " + text + ": no PEM certificate in the file");
+  tls = {};
+  tls.key_file = text;
+  EXPECT_EQ(error(tls), "--key " + text + " given without --cert");
+  // A bad file fails Connect too, before any dialing.
+  client::Options options;
+  options.tls.ca_file = "/nonexistent/ca.pem";
+  auto c = Client::Connect({"127.0.0.1:1"}, options);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  // ... unless no endpoint uses TLS.
+  options.dial_timeout = absl::ZeroDuration();
+  EXPECT_TRUE(Client::Connect({"http://127.0.0.1:1"}, options).ok());
 }
 
 // One etcd for all tests of this suite (they use distinct keys).
