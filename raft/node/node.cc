@@ -216,6 +216,7 @@ void Node::PublishStatus() {
   st.last_index = s.last_index;
   st.conf_state = s.conf_state;
   for (const auto& [id, pr] : s.progress) st.match_index[id] = pr.match_index;
+  st.refused = s.refused;
   absl::MutexLock l(&mu_);
   status_ = std::move(st);
 }

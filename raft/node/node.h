@@ -99,6 +99,8 @@ struct NodeStatus {
   raftpb::ConfState conf_state;
   // On the leader: each member's match_index (including its own).
   std::map<uint64_t, uint64_t> match_index;
+  // Peer messages the core refused, by kind (raft::Status::refused).
+  std::map<std::string, uint64_t> refused;
 };
 
 class Node : public MessageHandler {
@@ -195,6 +197,9 @@ class Node : public MessageHandler {
   raftpb::ConfState ConfStateAt(uint64_t index) const;
   void Fail(absl::Status status);
   void PublishStatus();
+  // Logs the kinds of peer messages refused since the last log of each,
+  // at most once a second per kind (the core counts; it has no clock).
+  void LogRefusals(absl::Time now);
 
   const NodeOptions options_;
   Transport* const transport_;
@@ -209,6 +214,8 @@ class Node : public MessageHandler {
   // Membership after each applied conf change: (index, conf state).
   std::vector<std::pair<uint64_t, raftpb::ConfState>> conf_history_;
   uint64_t log_snapshot_index_ = 0;
+  // Per refusal kind: the count when it was last logged, and when.
+  std::map<std::string, std::pair<uint64_t, absl::Time>> refusals_logged_;
 
   mutable absl::Mutex mu_;
   std::vector<Input> inbox_ ABSL_GUARDED_BY(mu_);

@@ -1,5 +1,6 @@
 // The raft thread's loop and the apply thread's loop of Node.
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +51,7 @@ void Node::RunRaft() {
     if (now >= next_tick) {
       raft_->Tick();
       AgeReads();
+      LogRefusals(now);
       next_tick += options_.tick_interval;
       if (next_tick < now) next_tick = now + options_.tick_interval;
     }
@@ -80,7 +82,8 @@ void Node::HandleInputs(std::vector<Input> inputs) {
   for (Input& in : inputs) {
     switch (in.kind) {
       case Input::Kind::kMessage:
-        raft_->Step(in.message).IgnoreError();  // malformed: dropped
+        // A refused message is counted by the core, logged by LogRefusals.
+        raft_->Step(in.message).IgnoreError();
         break;
       case Input::Kind::kPropose:
         if (absl::Status s = raft_->Propose(std::move(in.data)); !s.ok()) {
@@ -202,6 +205,23 @@ void Node::SendMessages(std::vector<raftpb::Message>* msgs,
     transport_->SendSnapshot(std::move(m), std::move(*source));
   }
   if (!batch.empty()) transport_->Send(std::move(batch));
+}
+
+void Node::LogRefusals(absl::Time now) {
+  const Status st = raft_->GetStatus();
+  for (const auto& [kind, count] : st.refused) {
+    auto& [logged, at] = refusals_logged_[kind];
+    if (count == logged || now - at < absl::Seconds(1)) continue;
+    std::fprintf(stderr,
+                 "raftkv: refused peer messages member=%llu kind=%s new=%llu "
+                 "total=%llu last: %s\n",
+                 static_cast<unsigned long long>(options_.id), kind.c_str(),
+                 static_cast<unsigned long long>(count - logged),
+                 static_cast<unsigned long long>(count),
+                 st.last_refused.at(kind).c_str());
+    logged = count;
+    at = now;
+  }
 }
 
 void Node::CompleteReads(const std::vector<ReadState>& states) {
