@@ -6,6 +6,23 @@
 #include "absl/strings/str_cat.h"
 
 namespace raftkv::rpc {
+namespace {
+
+// The door at batch level. A Stream batch carries its sender's own
+// messages: each names the batch's `from`, except the types a follower
+// relays for a local caller (a proposal, a read, a transfer request), which
+// keep their originator. A snapshot never travels in a batch: it needs the
+// state machine's copy, which only InstallSnapshot stages, and without one
+// the apply thread would stop the member.
+bool BelongsToBatch(const raftpb::Message& m, uint64_t batch_from) {
+  if (m.type() == raftpb::MSG_INSTALL_SNAPSHOT) return false;
+  const bool relayed = m.type() == raftpb::MSG_PROPOSE ||
+                       m.type() == raftpb::MSG_READ_INDEX ||
+                       m.type() == raftpb::MSG_TRANSFER_LEADER;
+  return relayed || m.from() == batch_from;
+}
+
+}  // namespace
 
 PeerService::PeerService(uint64_t id, uint64_t cluster_id,
                          raft::MessageHandler* handler)
@@ -73,6 +90,20 @@ grpc::Status PeerService::Stream(
     }
     batches_.fetch_add(1, std::memory_order_relaxed);
     for (raftpb::Message& m : *batch.mutable_messages()) {
+      if (!BelongsToBatch(m, batch.from())) {
+        const uint64_t n = dropped_.fetch_add(1) + 1;
+        if ((n & (n - 1)) == 0) {  // the 1st, 2nd, 4th, 8th... drop
+          std::fprintf(stderr,
+                       "raftkv: dropped peer message member=%llu "
+                       "batch_from=%llu from=%llu type=%d dropped_total=%llu\n",
+                       static_cast<unsigned long long>(id_),
+                       static_cast<unsigned long long>(batch.from()),
+                       static_cast<unsigned long long>(m.from()),
+                       static_cast<int>(m.type()),
+                       static_cast<unsigned long long>(n));
+        }
+        continue;
+      }
       if (!Acceptable(m)) continue;
       messages_.fetch_add(1, std::memory_order_relaxed);
       handler_->Receive(std::move(m));
