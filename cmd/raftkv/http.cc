@@ -13,6 +13,7 @@
 #include "absl/synchronization/notification.h"
 #include "cmd/raftkv/member.h"
 #include "httplib.h"
+#include "raft/message_check.h"
 
 namespace raftkv::cmd {
 namespace {
@@ -93,6 +94,14 @@ absl::Status Member::StartHttp() {
                       proxy->snapshots_sent(), "\n");
       absl::StrAppend(&out, "raftkv_snapshots_received_total ",
                       proxy->snapshots_received(), "\n");
+      // Peer messages the Raft core refused, by kind (raft/message_check.h).
+      for (int k = 1; k < raft::kNumRefusalKinds; ++k) {
+        const char* kind = raft::RefusalName(static_cast<raft::Refusal>(k));
+        auto it = st.refused.find(kind);
+        absl::StrAppend(&out, "raftkv_peer_messages_refused_total{kind=\"",
+                        kind, "\"} ", it == st.refused.end() ? 0 : it->second,
+                        "\n");
+      }
       res.set_content(out, "text/plain; version=0.0.4");
     });
     // Other methods on these paths: 405, as etcd answers.
