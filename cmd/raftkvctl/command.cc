@@ -113,6 +113,10 @@ std::unique_ptr<client::Client> Context::ClientFor(size_t i,
                                                    absl::Status* error) {
   absl::StatusOr<std::unique_ptr<client::Client>> c =
       client::Client::Connect({endpoints_[i]}, ClientOptions());
+  // Bad arguments (endpoint, TLS files) end the command, as in client().
+  if (absl::IsInvalidArgument(c.status())) {
+    ExitWithError(kExitBadArgs, c.status().message());
+  }
   if (!c.ok()) {
     *error = c.status();
     return nullptr;

@@ -66,7 +66,7 @@ class Context {
   // Connects to all endpoints, or exits with kExitBadConnection.
   client::Client& client();
   // A client for endpoint `i` alone; nullptr with `error` set when it
-  // cannot connect.
+  // cannot connect. Exits with kExitBadArgs on unusable arguments.
   std::unique_ptr<client::Client> ClientFor(size_t i, absl::Status* error);
 
  private:
