@@ -16,6 +16,7 @@
 // URLs) exists: add {"raftkv", RAFTKV_PATH} to kServers below.
 #include <unistd.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -79,12 +80,18 @@ class TlsServer {
   TlsServer(const Server& server, const ServerTls& tls,
             client::ClientTlsOptions trusted = TrustedTls())
       : port_(raftkv::testing::FreeLoopbackPort()),
-        trusted_(std::move(trusted)),
-        cluster_(Options(server, tls, port_)) {}
+        trusted_(std::move(trusted)) {
+    // The harness picks the peer and metrics ports itself: pick again in
+    // the unlikely case one of them is port_.
+    do {
+      cluster_ = std::make_unique<ProcessCluster>(Options(server, tls, port_));
+    } while (cluster_->peer_endpoint(0) == host_port() ||
+             cluster_->metrics_endpoint(0) == host_port());
+  }
 
   // Starts the member and waits until it serves the trusted client.
   absl::Status Start() {
-    if (absl::Status s = cluster_.StartMember(0); !s.ok()) return s;
+    if (absl::Status s = cluster_->StartMember(0); !s.ok()) return s;
     // Serving once a trusted client's Status answers.
     std::string last;
     const bool ok = WaitFor(
@@ -156,7 +163,7 @@ class TlsServer {
 
   const int port_;
   const client::ClientTlsOptions trusted_;
-  ProcessCluster cluster_;
+  std::unique_ptr<ProcessCluster> cluster_;
 };
 
 // Runs `tool` (raftkvctl or etcdctl) with short timeouts, so that a refused
