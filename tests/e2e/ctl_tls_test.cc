@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct Server {
   std::string name;
   std::string binary;
 };
+
+// gtest prints a parameter with this (test names and ctest's listing).
+void PrintTo(const Server& server, std::ostream* os) { *os << server.name; }
 
 // The client-facing TLS of one server.
 struct ServerTls {
