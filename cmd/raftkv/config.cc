@@ -41,6 +41,40 @@ ABSL_FLAG(absl::Duration, lease_checkpoint_interval, absl::Minutes(5),
           "new leader does not restart long leases from their full TTL.");
 ABSL_FLAG(bool, strict_reconfig_check, true,
           "Reject reconfiguration requests that would cause quorum loss.");
+// Transport security, with etcd's names and meanings (rpc/tls).
+ABSL_FLAG(std::string, cert_file, "", "Path to the client server TLS cert file.");
+ABSL_FLAG(std::string, key_file, "", "Path to the client server TLS key file.");
+ABSL_FLAG(std::string, trusted_ca_file, "",
+          "Path to the client server TLS trusted CA file; clients must then "
+          "present a certificate it signed.");
+ABSL_FLAG(bool, client_cert_auth, false,
+          "Require client certificates signed by --trusted-ca-file.");
+ABSL_FLAG(std::string, client_crl_file, "",
+          "Path to the client certificate revocation list file.");
+ABSL_FLAG(bool, auto_tls, false,
+          "Client TLS using a generated (self-signed) certificate.");
+ABSL_FLAG(std::string, peer_cert_file, "", "Path to the peer server TLS cert file.");
+ABSL_FLAG(std::string, peer_key_file, "", "Path to the peer server TLS key file.");
+ABSL_FLAG(std::string, peer_trusted_ca_file, "",
+          "Path to the peer server TLS trusted CA file.");
+ABSL_FLAG(bool, peer_client_cert_auth, false,
+          "Require peers' certificates signed by --peer-trusted-ca-file.");
+ABSL_FLAG(std::string, peer_crl_file, "",
+          "Path to the peer certificate revocation list file.");
+ABSL_FLAG(bool, peer_auto_tls, false,
+          "Peer TLS using generated (self-signed) certificates.");
+ABSL_FLAG(std::string, peer_cert_allowed_cn, "",
+          "Allowed CommonName of peer certificates.");
+ABSL_FLAG(std::string, peer_cert_allowed_hostname, "",
+          "Allowed host name (SAN) of peer certificates.");
+ABSL_FLAG(std::string, cipher_suites, "",
+          "Comma-separated TLS 1.2 cipher suites (Go/IANA names) for both "
+          "client and peer connections; empty: gRPC's defaults.");
+ABSL_FLAG(std::string, tls_min_version, "TLS1.2",
+          "Minimum TLS version (TLS1.2 or below: raftkv negotiates 1.2 and "
+          "1.3).");
+ABSL_FLAG(std::string, tls_max_version, "",
+          "Maximum TLS version (empty or TLS1.3).");
 ABSL_FLAG(bool, unsafe_no_read_index, false,
           "TEST ONLY: serve linearizable reads from local state.");
 ABSL_FLAG(bool, unsafe_no_fsync, false,
@@ -100,6 +134,63 @@ absl::Status ComputeMembers(ServerConfig* c) {
   c->cluster_id = kv::ClusterIdFor(ids, c->cluster_token);
   c->initial_members.set_cluster_id(c->cluster_id);
   return absl::OkStatus();
+}
+
+bool AnyHttps(const std::vector<std::string>& urls) {
+  for (const auto& u : urls) {
+    if (u.rfind("https://", 0) == 0) return true;
+  }
+  return false;
+}
+
+absl::Status TlsFromFlags(ServerConfig* c) {
+  rpc::tls::TlsInfo& client = c->client_tls;
+  client.side = "client";
+  client.cert_file = absl::GetFlag(FLAGS_cert_file);
+  client.key_file = absl::GetFlag(FLAGS_key_file);
+  client.trusted_ca_file = absl::GetFlag(FLAGS_trusted_ca_file);
+  client.client_cert_auth = absl::GetFlag(FLAGS_client_cert_auth);
+  client.crl_file = absl::GetFlag(FLAGS_client_crl_file);
+  client.auto_tls = absl::GetFlag(FLAGS_auto_tls) && client.cert_file.empty();
+  rpc::tls::TlsInfo& peer = c->peer_tls;
+  peer.side = "peer";
+  peer.cert_file = absl::GetFlag(FLAGS_peer_cert_file);
+  peer.key_file = absl::GetFlag(FLAGS_peer_key_file);
+  peer.trusted_ca_file = absl::GetFlag(FLAGS_peer_trusted_ca_file);
+  peer.client_cert_auth = absl::GetFlag(FLAGS_peer_client_cert_auth);
+  peer.crl_file = absl::GetFlag(FLAGS_peer_crl_file);
+  peer.auto_tls = absl::GetFlag(FLAGS_peer_auto_tls) && peer.cert_file.empty();
+  peer.allowed_cn = absl::GetFlag(FLAGS_peer_cert_allowed_cn);
+  peer.allowed_hostname = absl::GetFlag(FLAGS_peer_cert_allowed_hostname);
+  for (const rpc::tls::TlsInfo* info : {&client, &peer}) {
+    if (absl::Status s = rpc::tls::Validate(*info); !s.ok()) return s;
+  }
+  // etcd refuses an https URL without the certificate to serve it.
+  if ((AnyHttps(c->listen_client_urls) || AnyHttps(c->advertise_client_urls)) &&
+      !client.enabled()) {
+    return absl::InvalidArgumentError(
+        "raftkv: --listen-client-urls has an https URL: give --cert-file and "
+        "--key-file, or --auto-tls");
+  }
+  if ((AnyHttps(c->listen_peer_urls) ||
+       AnyHttps(c->initial_advertise_peer_urls)) &&
+      !peer.enabled()) {
+    return absl::InvalidArgumentError(
+        "raftkv: --listen-peer-urls has an https URL: give --peer-cert-file "
+        "and --peer-key-file, or --peer-auto-tls");
+  }
+  if (AnyHttps(c->listen_metrics_urls)) {
+    return absl::InvalidArgumentError(
+        "raftkv: --listen-metrics-urls: https metrics URLs are not supported "
+        "yet; use http");
+  }
+  if (absl::Status s = rpc::tls::CheckVersions(absl::GetFlag(FLAGS_tls_min_version),
+                                               absl::GetFlag(FLAGS_tls_max_version));
+      !s.ok()) {
+    return s;
+  }
+  return rpc::tls::SetCipherSuites(
+      absl::StrSplit(absl::GetFlag(FLAGS_cipher_suites), ',', absl::SkipWhitespace()));
 }
 
 }  // namespace
@@ -197,6 +288,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   }
   c.unsafe_no_fsync = absl::GetFlag(FLAGS_unsafe_no_fsync);
   c.unsafe_ack_before_commit = absl::GetFlag(FLAGS_unsafe_ack_before_commit);
+  if (absl::Status s = TlsFromFlags(&c); !s.ok()) return s;
   if (absl::Status s = ComputeMembers(&c); !s.ok()) return s;
   return c;
 }

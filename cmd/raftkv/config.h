@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "kv/requestpb.pb.h"
+#include "rpc/tls/credentials.h"
 
 namespace raftkv::cmd {
 
@@ -37,6 +38,10 @@ struct ServerConfig {
   bool unsafe_no_read_index = false;
   bool unsafe_no_fsync = false;
   bool unsafe_ack_before_commit = false;
+  // TLS (etcd's flags): the client listener's and the peer one's. Auto TLS
+  // certificates are made by the member, in its data dir, at start.
+  rpc::tls::TlsInfo client_tls;
+  rpc::tls::TlsInfo peer_tls;
 
   // Derived from --initial-cluster and the token for a new cluster; for
   // --initial-cluster-state=existing, replaced by JoinExisting (join.h) with

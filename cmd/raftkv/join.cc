@@ -1,7 +1,9 @@
 #include "cmd/raftkv/join.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -9,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "cmd/raftkv/tls_setup.h"
 #include "grpcpp/client_context.h"
 #include "rpc/peer/peer_channel.h"
 #include "rpc/raft_peer.grpc.pb.h"
@@ -34,10 +37,11 @@ const kvpb::Member* FindByUrls(const kvpb::MemberList& list,
 }
 
 // One Members call to `url`, with a short deadline.
-absl::StatusOr<kvpb::MemberList> FetchMembers(const std::string& url) {
+absl::StatusOr<kvpb::MemberList> FetchMembers(
+    const std::string& url, const rpc::PeerChannelOptions& options) {
   auto target = rpc::PeerUrlToTarget(url);
   if (!target.ok()) return target.status();
-  auto stub = peerpb::RaftPeer::NewStub(rpc::NewPeerChannel(*target, {}));
+  auto stub = peerpb::RaftPeer::NewStub(rpc::NewPeerChannel(*target, options));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
   peerpb::MembersRequest req;
@@ -84,16 +88,37 @@ absl::Status JoinExisting(ServerConfig* c, absl::Duration wait) {
     Adopt(c, list, *self);
     return absl::OkStatus();
   }
+  rpc::PeerChannelOptions options;
+  auto credentials = PeerDialCredentials(*c);
+  if (!credentials.ok()) return credentials.status();
+  options.credentials = *credentials;
   const absl::Time deadline = absl::Now() + wait;
   std::string last_error = "no peer in --initial-cluster besides this member";
   bool listed_elsewhere = false;
+  std::set<std::string> refused;  // peer URLs whose failure was logged
   while (true) {
     for (const auto& [name, urls] : c->initial_cluster) {
       if (name == c->name) continue;
       for (const auto& url : urls) {
-        auto list = FetchMembers(url);
+        auto list = FetchMembers(url, options);
         if (!list.ok()) {
           last_error = std::string(list.status().message());
+          if (refused.insert(url).second) {
+            if (rpc::IsCertificateRefusal(last_error,
+                                          options.credentials != nullptr)) {
+              // etcd's words (its e2e tests wait for them), then gRPC's.
+              std::fprintf(stderr,
+                           "raftkv: peer %s closed the connection at the TLS "
+                           "handshake, refusing this member's certificate: "
+                           "remote error: tls: bad certificate (%s)\n",
+                           url.c_str(), last_error.c_str());
+            } else {
+              std::fprintf(stderr,
+                           "raftkv: cannot fetch the member list from %s: %s "
+                           "(retrying)\n",
+                           url.c_str(), last_error.c_str());
+            }
+          }
           continue;
         }
         listed_elsewhere = true;

@@ -69,8 +69,26 @@ int main(int argc, char** argv) {
                static_cast<unsigned long long>((*member)->cluster_id()),
                config->listen_client_urls[0].c_str(),
                config->listen_peer_urls[0].c_str(), config->data_dir.c_str());
+  // etcd's readiness lines, once the member serves clients and its publish
+  // is applied: scripts and etcd's own e2e harness wait for them.
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  const timespec poll{0, 20 * 1000 * 1000};
+  while (!(*member)->published()) {
+    sig = sigtimedwait(&stop_signals, nullptr, &poll);
+    if (sig > 0) break;
+  }
+  if (sig <= 0) {
+    std::string urls;
+    for (const auto& u : config->advertise_client_urls) {
+      urls += (urls.empty() ? "" : " ") + u;
+    }
+    std::fprintf(stderr,
+                 "raftkv: enabled capabilities for version 3.4\n"
+                 "raftkv: published {Name:%s ClientURLs:[%s]} to cluster %llx\n",
+                 config->name.c_str(), urls.c_str(),
+                 static_cast<unsigned long long>((*member)->cluster_id()));
+    sigwait(&stop_signals, &sig);
+  }
   std::fprintf(stderr, "raftkv: member %s stopping (signal %d)\n",
                config->name.c_str(), sig);
   member->reset();

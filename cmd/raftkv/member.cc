@@ -16,6 +16,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "cmd/raftkv/join.h"
+#include "cmd/raftkv/tls_setup.h"
 #include "httplib.h"
 #include "raft/wal/durable_log.h"
 
@@ -104,6 +105,7 @@ absl::StatusOr<std::unique_ptr<Member>> Member::Start(
     const ServerConfig& c, std::function<void()> on_removed,
     std::function<bool()> stop_requested) {
   ServerConfig resolved = c;
+  if (absl::Status s = PrepareTls(&resolved); !s.ok()) return s;
   // As etcd, a member whose data directory already holds a membership
   // restarts from it and ignores --initial-cluster*: after membership
   // changes those flags no longer describe the cluster (nor its ID).
@@ -183,6 +185,9 @@ absl::Status Member::Open() {
 
   rpc::PeerTransportOptions transport_options;
   transport_options.sender.on_removed = [this] { Removed(); };
+  auto peer_dial = PeerDialCredentials(c);
+  if (!peer_dial.ok()) return peer_dial.status();
+  transport_options.sender.channel.credentials = *peer_dial;
   transport_ = std::make_unique<rpc::PeerTransport>(c.member_id, c.cluster_id,
                                                     &proxy_, transport_options);
   peer_service_ =
@@ -195,8 +200,14 @@ absl::Status Member::Open() {
       });
   sm_->SetMembershipObserver(
       [this](const kvpb::MemberList& list) { OnMembership(list); });
+  std::shared_ptr<grpc::ServerCredentials> peer_tls;
+  if (c.peer_tls.enabled()) {
+    auto creds = rpc::tls::ServerCredentials(c.peer_tls);
+    if (!creds.ok()) return creds.status();
+    peer_tls = *creds;
+  }
   auto peer_server =
-      rpc::StartPeerServer(c.listen_peer_urls[0], peer_service_.get());
+      rpc::StartPeerServer(c.listen_peer_urls, peer_service_.get(), peer_tls);
   if (!peer_server.ok()) return peer_server.status();
   peer_server_ = std::move(*peer_server);
 
@@ -238,6 +249,9 @@ absl::Status Member::Open() {
     return t->Connected(id);
   };
   so.election_timeout = absl::Milliseconds(c.election_ms);
+  auto client_dial = ClientDialCredentials(c);
+  if (!client_dial.ok()) return client_dial.status();
+  so.client_dial_credentials = *client_dial;
   // etcd: the minimum TTL is ceil(1.5 x election timeout), in seconds.
   so.min_lease_ttl = (3 * c.election_ms + 1999) / 2000;
   so.lease_checkpoint_interval = c.lease_checkpoint_interval;
@@ -257,8 +271,14 @@ absl::Status Member::StartClientServer() {
   for (const auto& url : config_.listen_client_urls) {
     auto hp = HostPort(url, "--listen-client-urls");
     if (!hp.ok()) return hp.status();
-    builder.AddListeningPort(*hp, grpc::InsecureServerCredentials());
+    auto credentials = ListenerCredentials(config_, "client", url);
+    if (!credentials.ok()) return credentials.status();
+    builder.AddListeningPort(*hp, *credentials);
   }
+  // A connection that does not finish its TLS handshake within 5 s (a
+  // client that connects and sends nothing) is closed, so idle sockets
+  // cannot pile up (gRPC's default waits 120 s).
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS, 5000);
   // etcd: the request limit plus gRPC overhead; responses are unbounded.
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config_.max_request_bytes + 512 * 1024));

@@ -51,6 +51,9 @@ class Member {
 
   uint64_t member_id() const { return config_.member_id; }
   uint64_t cluster_id() const { return config_.cluster_id; }
+  // Whether this member's name and client URLs (its publish request) have
+  // been applied: from then on it is part of the cluster clients see.
+  bool published() const { return server_->published(); }
 
  private:
   // Forwards the transport's callbacks to the Node once it exists (the

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 #include "grpcpp/server_builder.h"
 
 namespace raftkv::rpc {
@@ -23,9 +24,9 @@ namespace raftkv::rpc {
 inline constexpr int kMaxPeerMessageBytes = 64 << 20;
 
 // Turns a peer URL ("http://127.0.0.1:2380", "127.0.0.1:2380",
-// "http://[::1]:2380/") into a gRPC target ("127.0.0.1:2380"). https URLs
-// are refused (TLS between peers is not implemented yet) rather than being
-// served in plaintext behind the operator's back.
+// "https://[::1]:2380/") into a gRPC target ("127.0.0.1:2380"). Whether the
+// connection uses TLS is PeerChannelOptions::credentials's business (the
+// member checks that https URLs come with peer TLS flags).
 absl::StatusOr<std::string> PeerUrlToTarget(const std::string& url);
 
 // Timing of one peer connection; the defaults suit a LAN.
@@ -39,6 +40,8 @@ struct PeerChannelOptions {
   // closing its sockets (power loss, partition).
   absl::Duration keepalive_time = absl::Seconds(10);
   absl::Duration keepalive_timeout = absl::Seconds(5);
+  // TLS (rpc/tls) when the peer URLs are https; null means plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 // A new channel with its own connection (a local subchannel pool), so the
@@ -46,6 +49,14 @@ struct PeerChannelOptions {
 // connection: a multi-GB snapshot must not delay heartbeats.
 std::shared_ptr<grpc::Channel> NewPeerChannel(
     const std::string& target, const PeerChannelOptions& options);
+
+// Whether a failed call's error text says the peer refused this member's
+// TLS certificate, e.g. a CA or CN it does not accept. With TLS 1.3 the
+// server checks the client's certificate after the client has finished its
+// handshake, and gRPC 1.51 reports the server's alert only as "Socket
+// closed": on a TLS channel (`tls`) that is taken as a refusal too (a peer
+// that is down refuses the TCP connection instead).
+bool IsCertificateRefusal(const std::string& error, bool tls);
 
 // Applies the peer server's limits and keepalive policy to `builder`.
 void ConfigurePeerServerBuilder(grpc::ServerBuilder* builder);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/status.h"
 #include "grpcpp/support/sync_stream.h"
+#include "rpc/peer/peer_channel.h"
 #include "rpc/peer/peer_service.h"
 
 namespace raftkv::rpc {
@@ -110,6 +111,17 @@ bool PeerSender::RunStream(grpc::ClientContext* ctx) {
     options_.on_removed();
   }
   absl::MutexLock lock(&mu_);
+  if (!established && !stopping_ &&
+      IsCertificateRefusal(status.error_message(),
+                           options_.channel.credentials != nullptr)) {
+    // etcd's words (its e2e tests wait for them), then gRPC's.
+    std::fprintf(stderr,
+                 "raftkv: peer %llu at %s closed the connection at the TLS "
+                 "handshake, refusing this member's certificate: remote "
+                 "error: tls: bad certificate (%s)\n",
+                 static_cast<unsigned long long>(to_), target_.c_str(),
+                 status.error_message().c_str());
+  }
   if (!stopping_ && !down_) {
     std::fprintf(stderr,
                  "raftkv: peer stream closed peer=%llu target=%s code=%d "

@@ -44,21 +44,43 @@ std::string WhyBindFails(const std::string& target) {
 
 absl::StatusOr<PeerServer> StartPeerServer(const std::string& url,
                                            PeerService* service) {
-  absl::StatusOr<std::string> target = PeerUrlToTarget(url);
-  if (!target.ok()) return target.status();
+  return StartPeerServer(std::vector<std::string>{url}, service);
+}
+
+absl::StatusOr<PeerServer> StartPeerServer(
+    const std::vector<std::string>& urls, PeerService* service,
+    std::shared_ptr<grpc::ServerCredentials> credentials) {
   grpc::ServerBuilder builder;
   ConfigurePeerServerBuilder(&builder);
   PeerServer result;
-  builder.AddListeningPort(*target, grpc::InsecureServerCredentials(),
-                           &result.port);
+  std::vector<int> ports(urls.size());
+  std::vector<std::string> targets;
+  for (size_t i = 0; i < urls.size(); ++i) {
+    absl::StatusOr<std::string> target = PeerUrlToTarget(urls[i]);
+    if (!target.ok()) return target.status();
+    const bool tls = urls[i].rfind("https://", 0) == 0;
+    if (tls && credentials == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "raftkv: peer URL ", urls[i],
+          " is https but no peer TLS is configured (--peer-cert-file and "
+          "--peer-key-file, or --peer-auto-tls)"));
+    }
+    builder.AddListeningPort(
+        *target, tls ? credentials : grpc::InsecureServerCredentials(),
+        &ports[i]);
+    targets.push_back(*target);
+  }
   builder.RegisterService(service);
   result.server = builder.BuildAndStart();
-  if (result.server == nullptr || result.port == 0) {
-    if (result.server != nullptr) result.server->Shutdown();
-    return absl::UnavailableError(
-        absl::StrCat("raftkv: cannot listen on peer URL ", url, ": ",
-                     WhyBindFails(*target)));
+  for (size_t i = 0; i < urls.size(); ++i) {
+    if (result.server == nullptr || ports[i] == 0) {
+      if (result.server != nullptr) result.server->Shutdown();
+      return absl::UnavailableError(
+          absl::StrCat("raftkv: cannot listen on peer URL ", urls[i], ": ",
+                       WhyBindFails(targets[i])));
+    }
   }
+  result.port = ports.empty() ? 0 : ports[0];
   return result;
 }
 

@@ -6,8 +6,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "rpc/peer/peer_service.h"
 
@@ -27,6 +29,12 @@ struct PeerServer {
 // server->Shutdown(std::chrono::system_clock::now()), before destroying the
 // service: peer streams are long-lived, and Shutdown() without a deadline
 // waits for every sender to hang up.
+// Every URL of `urls` (--listen-peer-urls) is served; `result.port` is the
+// first one's. `credentials` (rpc/tls) serve https URLs; null means
+// plaintext, which https URLs refuse.
+absl::StatusOr<PeerServer> StartPeerServer(
+    const std::vector<std::string>& urls, PeerService* service,
+    std::shared_ptr<grpc::ServerCredentials> credentials = nullptr);
 absl::StatusOr<PeerServer> StartPeerServer(const std::string& url,
                                            PeerService* service);
 

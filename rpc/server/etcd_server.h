@@ -19,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/credentials.h"
 #include "kv/kvpb.pb.h"
 #include "kv/state_machine.h"
 #include "raft/node/node.h"
@@ -47,6 +48,10 @@ struct ServerOptions {
   // member has a live stream to a peer (empty: assume it has).
   bool strict_reconfig_check = true;
   std::function<bool(uint64_t)> peer_connected;
+  // For dialing another member's https client URL (lease keep-alives
+  // forwarded to the leader); null: https client URLs are not dialed with
+  // TLS.
+  std::shared_ptr<grpc::ChannelCredentials> client_dial_credentials;
   // Test-only (jepsen's test of the tests): serve linearizable reads from
   // local state without ReadIndex.
   bool unsafe_no_read_index = false;

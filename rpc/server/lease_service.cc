@@ -73,14 +73,17 @@ LeaseService::LeaderStub() {
     if (m.id() == leader && m.client_urls_size() > 0) url = m.client_urls(0);
   }
   if (url.empty()) return absl::UnavailableError("etcdserver: no leader");
+  const bool tls = url.rfind("https://", 0) == 0;
   for (const char* scheme : {"http://", "https://"}) {
     if (url.rfind(scheme, 0) == 0) url = url.substr(strlen(scheme));
   }
   absl::MutexLock l(&mu_);
   auto& stub = stubs_[url];
   if (!stub) {
-    stub = etcdserverpb::Lease::NewStub(
-        grpc::CreateChannel(url, grpc::InsecureChannelCredentials()));
+    const auto& tls_credentials = server_->options().client_dial_credentials;
+    stub = etcdserverpb::Lease::NewStub(grpc::CreateChannel(
+        url, tls && tls_credentials ? tls_credentials
+                                    : grpc::InsecureChannelCredentials()));
   }
   return stub;
 }

@@ -154,7 +154,13 @@ int ProcessCluster::AddMember(const std::vector<int>& current) {
 }
 
 std::string ProcessCluster::peer_url(int i) const {
-  return absl::StrCat("http://127.0.0.1:", members_[i].peer_port);
+  return absl::StrCat(options_.peer_scheme, "://127.0.0.1:",
+                      members_[i].peer_port);
+}
+
+std::string ProcessCluster::client_url(int i) const {
+  return absl::StrCat(options_.client_scheme, "://127.0.0.1:",
+                      members_[i].client_port);
 }
 
 std::vector<std::string> ProcessCluster::Argv(int i) const {
@@ -168,10 +174,10 @@ std::vector<std::string> ProcessCluster::Argv(int i) const {
             : o.existing) {
       continue;
     }
-    cluster.push_back(absl::StrCat(o.name, "=http://127.0.0.1:", o.peer_port));
+    cluster.push_back(absl::StrCat(o.name, "=", peer_url(static_cast<int>(j))));
   }
-  const std::string client = absl::StrCat("http://127.0.0.1:", m.client_port);
-  const std::string peer = absl::StrCat("http://127.0.0.1:", m.peer_port);
+  const std::string client = client_url(i);
+  const std::string peer = peer_url(i);
   std::vector<std::string> argv = {
       options_.binary,
       "--name=" + m.name,
@@ -198,6 +204,9 @@ std::vector<std::string> ProcessCluster::Argv(int i) const {
   }
   argv.insert(argv.end(), options_.extra_flags.begin(),
               options_.extra_flags.end());
+  if (auto it = options_.member_flags.find(i); it != options_.member_flags.end()) {
+    argv.insert(argv.end(), it->second.begin(), it->second.end());
+  }
   return argv;
 }
 

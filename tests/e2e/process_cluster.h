@@ -46,6 +46,13 @@ struct ClusterOptions {
   std::string token = "raftkv-e2e";
   // Appended to every member's command line.
   std::vector<std::string> extra_flags;
+  // Appended to member i's command line only (e.g. another certificate).
+  std::map<int, std::vector<std::string>> member_flags;
+  // Schemes of the client and peer URLs ("http" or "https"). With https
+  // client URLs the harness's own gRPC client cannot connect: wait with
+  // HttpGet on the (plain) metrics URL and talk through etcdctl.
+  std::string client_scheme = "http";
+  std::string peer_scheme = "http";
 };
 
 // Polls `condition` every `poll` until it holds or `timeout` passes; returns
@@ -88,7 +95,9 @@ class ProcessCluster {
   // add`, with --initial-cluster-state=existing and an --initial-cluster of
   // the members in `current` plus itself. Returns its index.
   int AddMember(const std::vector<int>& current);
-  // "http://127.0.0.1:<peer port>" of member i.
+  // "<client_scheme>://127.0.0.1:<client port>" of member i.
+  std::string client_url(int i) const;
+  // "<peer_scheme>://127.0.0.1:<peer port>" of member i.
   std::string peer_url(int i) const;
   // The exit code Running() or Terminate() last reaped for member i (128 +
   // signal if killed by one; -1 if none yet).

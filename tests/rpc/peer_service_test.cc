@@ -122,13 +122,12 @@ TEST(PeerServerTest, PortInUseNamesTheUrl) {
                                      m1.url(), ": Address already in use")));
 }
 
-TEST(PeerUrlTest, AcceptsHttpAndBareHostPortOnly) {
+TEST(PeerUrlTest, AcceptsHttpHttpsAndBareHostPortOnly) {
   EXPECT_EQ(*PeerUrlToTarget("http://127.0.0.1:2380"), "127.0.0.1:2380");
   EXPECT_EQ(*PeerUrlToTarget("127.0.0.1:2380"), "127.0.0.1:2380");
   EXPECT_EQ(*PeerUrlToTarget("http://127.0.0.1:2380/"), "127.0.0.1:2380");
   EXPECT_EQ(*PeerUrlToTarget("http://[::1]:2380"), "[::1]:2380");
-  EXPECT_EQ(PeerUrlToTarget("https://127.0.0.1:2380").status().code(),
-            absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(*PeerUrlToTarget("https://127.0.0.1:2380"), "127.0.0.1:2380");
   for (const char* bad :
        {"unix://sock", "http://127.0.0.1", "127.0.0.1:x",
         "http://127.0.0.1:2380/path", ":2380", "127.0.0.1:70000"}) {
