@@ -248,7 +248,11 @@ absl::StatusOr<RangeResponse> ExecuteRange(const ReadContext& ctx,
   // range; otherwise fetch one extra key to learn `more`.
   bool read_all =
       req.sort_order() != RangeRequest::NONE || HasRevisionFilter(req);
-  int64_t fetch_limit = (read_all || req.limit() <= 0) ? 0 : req.limit() + 1;
+  // A limit of INT64_MAX (a client's) must not overflow into a negative one.
+  int64_t fetch_limit =
+      (read_all || req.limit() <= 0)
+          ? 0
+          : (req.limit() == INT64_MAX ? INT64_MAX : req.limit() + 1);
 
   RangeResponse resp;
   int64_t count = 0;
