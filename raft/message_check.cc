@@ -90,10 +90,11 @@ Refusal CheckRanges(const Message& m, std::string* detail) {
     }
   }
   // The sender's last (or previous) log term is one of its own terms.
-  const bool carries_log_term = m.type() == raftpb::MSG_APPEND_ENTRIES ||
-                                m.type() == raftpb::MSG_APPEND_ENTRIES_RESPONSE ||
-                                m.type() == raftpb::MSG_REQUEST_VOTE ||
-                                m.type() == raftpb::MSG_REQUEST_PRE_VOTE;
+  const bool carries_log_term =
+      m.type() == raftpb::MSG_APPEND_ENTRIES ||
+      m.type() == raftpb::MSG_APPEND_ENTRIES_RESPONSE ||
+      m.type() == raftpb::MSG_REQUEST_VOTE ||
+      m.type() == raftpb::MSG_REQUEST_PRE_VOTE;
   if (carries_log_term && m.log_term() > m.term()) {
     return Refuse(Refusal::kLogTermPastTerm, detail, "log_term=", m.log_term(),
                   " term=", m.term());
@@ -146,8 +147,7 @@ Refusal CheckConfState(const raftpb::ConfState& cs, std::string* detail) {
   voters.insert(cs.voters_outgoing().begin(), cs.voters_outgoing().end());
   const std::set<uint64_t> outgoing(cs.voters_outgoing().begin(),
                                     cs.voters_outgoing().end());
-  const std::set<uint64_t> learners(cs.learners().begin(),
-                                    cs.learners().end());
+  const std::set<uint64_t> learners(cs.learners().begin(), cs.learners().end());
   if (voters.count(0) > 0 || learners.count(0) > 0) {
     return Refuse(Refusal::kSnapshotBadConfState, detail, "member id 0");
   }
@@ -159,8 +159,8 @@ Refusal CheckConfState(const raftpb::ConfState& cs, std::string* detail) {
   }
   for (uint64_t id : cs.learners_next()) {
     if (outgoing.count(id) == 0 || learners.count(id) > 0) {
-      return Refuse(Refusal::kSnapshotBadConfState, detail, "learner_next ",
-                    id, " not an outgoing voter");
+      return Refuse(Refusal::kSnapshotBadConfState, detail, "learner_next ", id,
+                    " not an outgoing voter");
     }
   }
   return Refusal::kAccepted;
@@ -222,28 +222,50 @@ Refusal CheckAgainstState(const Message& m, const ReceiverView& view,
 
 const char* RefusalName(Refusal kind) {
   switch (kind) {
-    case Refusal::kAccepted: return "accepted";
-    case Refusal::kUnknownType: return "unknown_type";
-    case Refusal::kZeroFrom: return "zero_from";
-    case Refusal::kWrongTo: return "wrong_to";
-    case Refusal::kFromSelf: return "from_self";
-    case Refusal::kZeroTerm: return "zero_term";
-    case Refusal::kForwardedWithTerm: return "forwarded_with_term";
-    case Refusal::kTermOutOfRange: return "term_out_of_range";
-    case Refusal::kIndexOutOfRange: return "index_out_of_range";
-    case Refusal::kLogTermPastTerm: return "log_term_past_term";
-    case Refusal::kOversizedEntries: return "oversized_entries";
-    case Refusal::kBadEntryType: return "bad_entry_type";
-    case Refusal::kEntriesNotContiguous: return "entries_not_contiguous";
-    case Refusal::kEntryTermOutOfOrder: return "entry_term_out_of_order";
-    case Refusal::kSnapshotBadMetadata: return "snapshot_bad_metadata";
-    case Refusal::kSnapshotBadConfState: return "snapshot_bad_conf_state";
-    case Refusal::kNotFromLeader: return "not_from_leader";
-    case Refusal::kCommitPastLastIndex: return "commit_past_last_index";
-    case Refusal::kAckPastLastIndex: return "ack_past_last_index";
-    case Refusal::kRejectHintPastIndex: return "reject_hint_past_index";
-    case Refusal::kReadRoundNotIssued: return "read_round_not_issued";
-    case Refusal::kNumRefusals: break;
+    case Refusal::kAccepted:
+      return "accepted";
+    case Refusal::kUnknownType:
+      return "unknown_type";
+    case Refusal::kZeroFrom:
+      return "zero_from";
+    case Refusal::kWrongTo:
+      return "wrong_to";
+    case Refusal::kFromSelf:
+      return "from_self";
+    case Refusal::kZeroTerm:
+      return "zero_term";
+    case Refusal::kForwardedWithTerm:
+      return "forwarded_with_term";
+    case Refusal::kTermOutOfRange:
+      return "term_out_of_range";
+    case Refusal::kIndexOutOfRange:
+      return "index_out_of_range";
+    case Refusal::kLogTermPastTerm:
+      return "log_term_past_term";
+    case Refusal::kOversizedEntries:
+      return "oversized_entries";
+    case Refusal::kBadEntryType:
+      return "bad_entry_type";
+    case Refusal::kEntriesNotContiguous:
+      return "entries_not_contiguous";
+    case Refusal::kEntryTermOutOfOrder:
+      return "entry_term_out_of_order";
+    case Refusal::kSnapshotBadMetadata:
+      return "snapshot_bad_metadata";
+    case Refusal::kSnapshotBadConfState:
+      return "snapshot_bad_conf_state";
+    case Refusal::kNotFromLeader:
+      return "not_from_leader";
+    case Refusal::kCommitPastLastIndex:
+      return "commit_past_last_index";
+    case Refusal::kAckPastLastIndex:
+      return "ack_past_last_index";
+    case Refusal::kRejectHintPastIndex:
+      return "reject_hint_past_index";
+    case Refusal::kReadRoundNotIssued:
+      return "read_round_not_issued";
+    case Refusal::kNumRefusals:
+      break;
   }
   return "unknown";
 }

@@ -44,30 +44,30 @@ namespace raftkv::raft {
 enum class Refusal : int {
   kAccepted = 0,
   // The envelope.
-  kUnknownType,         // MSG_UNKNOWN or a number outside MessageType
-  kZeroFrom,            // from == 0
-  kWrongTo,             // to is not this member
-  kFromSelf,            // from == this member (only forwarded types may be)
-  kZeroTerm,            // term 0 on a type that carries the sender's term
-  kForwardedWithTerm,   // term set on MSG_PROPOSE/READ_INDEX/TRANSFER_LEADER
-  kTermOutOfRange,      // a term field at or above kMaxTerm
-  kIndexOutOfRange,     // an index field at or above kMaxIndex
-  kLogTermPastTerm,     // log_term above the message's term
+  kUnknownType,        // MSG_UNKNOWN or a number outside MessageType
+  kZeroFrom,           // from == 0
+  kWrongTo,            // to is not this member
+  kFromSelf,           // from == this member (only forwarded types may be)
+  kZeroTerm,           // term 0 on a type that carries the sender's term
+  kForwardedWithTerm,  // term set on MSG_PROPOSE/READ_INDEX/TRANSFER_LEADER
+  kTermOutOfRange,     // a term field at or above kMaxTerm
+  kIndexOutOfRange,    // an index field at or above kMaxIndex
+  kLogTermPastTerm,    // log_term above the message's term
   // Entries (MSG_APPEND_ENTRIES, MSG_PROPOSE).
-  kOversizedEntries,    // > 1 entry and more bytes than max_size_per_msg
-  kBadEntryType,        // an EntryType this version does not know
+  kOversizedEntries,      // > 1 entry and more bytes than max_size_per_msg
+  kBadEntryType,          // an EntryType this version does not know
   kEntriesNotContiguous,  // entry i is not at index + 1 + i
   kEntryTermOutOfOrder,   // 0, below log_term, decreasing, or above term
   // Snapshots.
   kSnapshotBadMetadata,   // index 0, term 0, or term above the message term
   kSnapshotBadConfState,  // no voter, id 0, or learners among the voters
   // Against the receiver's state.
-  kNotFromLeader,         // a leader's message in our term from a non-leader
-  kCommitPastLastIndex,   // heartbeat commit beyond our last index
-  kAckPastLastIndex,      // AppendEntries response index beyond our last
-  kRejectHintPastIndex,   // reject hint above the rejected index
-  kReadRoundNotIssued,    // heartbeat answer for a read round never sent
-  kNumRefusals,           // not a kind: the count of enum values
+  kNotFromLeader,        // a leader's message in our term from a non-leader
+  kCommitPastLastIndex,  // heartbeat commit beyond our last index
+  kAckPastLastIndex,     // AppendEntries response index beyond our last
+  kRejectHintPastIndex,  // reject hint above the rejected index
+  kReadRoundNotIssued,   // heartbeat answer for a read round never sent
+  kNumRefusals,          // not a kind: the count of enum values
 };
 
 inline constexpr int kNumRefusalKinds = static_cast<int>(Refusal::kNumRefusals);

@@ -253,9 +253,9 @@ absl::Status Raft::Impl::Refuse(Refusal kind, const Message& m,
   std::string type = raftpb::MessageType_IsValid(m.type())
                          ? raftpb::MessageType_Name(m.type())
                          : absl::StrCat(static_cast<int>(m.type()));
-  last_refused_[k] = absl::StrCat("from=", m.from(), " term=", m.term(),
-                                  " type=", type, detail.empty() ? "" : " ",
-                                  detail);
+  last_refused_[k] =
+      absl::StrCat("from=", m.from(), " term=", m.term(), " type=", type,
+                   detail.empty() ? "" : " ", detail);
   return absl::InvalidArgumentError(absl::StrCat(
       "raft: refused kind=", RefusalName(kind), " ", last_refused_[k]));
 }

@@ -42,7 +42,8 @@ ABSL_FLAG(absl::Duration, lease_checkpoint_interval, absl::Minutes(5),
 ABSL_FLAG(bool, strict_reconfig_check, true,
           "Reject reconfiguration requests that would cause quorum loss.");
 // Transport security, with etcd's names and meanings (rpc/tls).
-ABSL_FLAG(std::string, cert_file, "", "Path to the client server TLS cert file.");
+ABSL_FLAG(std::string, cert_file, "",
+          "Path to the client server TLS cert file.");
 ABSL_FLAG(std::string, key_file, "", "Path to the client server TLS key file.");
 ABSL_FLAG(std::string, trusted_ca_file, "",
           "Path to the client server TLS trusted CA file; clients must then "
@@ -53,8 +54,10 @@ ABSL_FLAG(std::string, client_crl_file, "",
           "Path to the client certificate revocation list file.");
 ABSL_FLAG(bool, auto_tls, false,
           "Client TLS using a generated (self-signed) certificate.");
-ABSL_FLAG(std::string, peer_cert_file, "", "Path to the peer server TLS cert file.");
-ABSL_FLAG(std::string, peer_key_file, "", "Path to the peer server TLS key file.");
+ABSL_FLAG(std::string, peer_cert_file, "",
+          "Path to the peer server TLS cert file.");
+ABSL_FLAG(std::string, peer_key_file, "",
+          "Path to the peer server TLS key file.");
 ABSL_FLAG(std::string, peer_trusted_ca_file, "",
           "Path to the peer server TLS trusted CA file.");
 ABSL_FLAG(bool, peer_client_cert_auth, false,
@@ -184,13 +187,14 @@ absl::Status TlsFromFlags(ServerConfig* c) {
         "raftkv: --listen-metrics-urls: https metrics URLs are not supported "
         "yet; use http");
   }
-  if (absl::Status s = rpc::tls::CheckVersions(absl::GetFlag(FLAGS_tls_min_version),
-                                               absl::GetFlag(FLAGS_tls_max_version));
+  if (absl::Status s =
+          rpc::tls::CheckVersions(absl::GetFlag(FLAGS_tls_min_version),
+                                  absl::GetFlag(FLAGS_tls_max_version));
       !s.ok()) {
     return s;
   }
-  return rpc::tls::SetCipherSuites(
-      absl::StrSplit(absl::GetFlag(FLAGS_cipher_suites), ',', absl::SkipWhitespace()));
+  return rpc::tls::SetCipherSuites(absl::StrSplit(
+      absl::GetFlag(FLAGS_cipher_suites), ',', absl::SkipWhitespace()));
 }
 
 }  // namespace

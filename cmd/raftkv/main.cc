@@ -82,11 +82,12 @@ int main(int argc, char** argv) {
     for (const auto& u : config->advertise_client_urls) {
       urls += (urls.empty() ? "" : " ") + u;
     }
-    std::fprintf(stderr,
-                 "raftkv: enabled capabilities for version 3.4\n"
-                 "raftkv: published {Name:%s ClientURLs:[%s]} to cluster %llx\n",
-                 config->name.c_str(), urls.c_str(),
-                 static_cast<unsigned long long>((*member)->cluster_id()));
+    std::fprintf(
+        stderr,
+        "raftkv: enabled capabilities for version 3.4\n"
+        "raftkv: published {Name:%s ClientURLs:[%s]} to cluster %llx\n",
+        config->name.c_str(), urls.c_str(),
+        static_cast<unsigned long long>((*member)->cluster_id()));
     sigwait(&stop_signals, &sig);
   }
   std::fprintf(stderr, "raftkv: member %s stopping (signal %d)\n",

@@ -34,15 +34,17 @@ absl::Status AutoCert(rpc::tls::TlsInfo* info, const std::string& dir,
 absl::Status PrepareTls(ServerConfig* c) {
   std::vector<std::string> client_hosts =
       Hosts(c->listen_client_urls, "--listen-client-urls");
-  for (const auto& h : Hosts(c->advertise_client_urls, "--advertise-client-urls")) {
+  for (const auto& h :
+       Hosts(c->advertise_client_urls, "--advertise-client-urls")) {
     client_hosts.push_back(h);
   }
-  if (absl::Status s = AutoCert(&c->client_tls, c->data_dir + "/fixtures/client",
-                                client_hosts);
+  if (absl::Status s = AutoCert(&c->client_tls,
+                                c->data_dir + "/fixtures/client", client_hosts);
       !s.ok()) {
     return s;
   }
-  std::vector<std::string> peer_hosts = Hosts(c->listen_peer_urls, "--listen-peer-urls");
+  std::vector<std::string> peer_hosts =
+      Hosts(c->listen_peer_urls, "--listen-peer-urls");
   for (const auto& h :
        Hosts(c->initial_advertise_peer_urls, "--initial-advertise-peer-urls")) {
     peer_hosts.push_back(h);
@@ -53,7 +55,8 @@ absl::Status PrepareTls(ServerConfig* c) {
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> PeerDialCredentials(
     const ServerConfig& c) {
   bool https = false;
-  for (const auto& u : c.initial_advertise_peer_urls) https = https || IsHttps(u);
+  for (const auto& u : c.initial_advertise_peer_urls)
+    https = https || IsHttps(u);
   if (!https) return std::shared_ptr<grpc::ChannelCredentials>();
   return rpc::tls::ChannelCredentials(c.peer_tls);
 }
@@ -61,7 +64,8 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> PeerDialCredentials(
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ListenerCredentials(
     const ServerConfig& c, const std::string& side, const std::string& url) {
   if (!IsHttps(url)) return grpc::InsecureServerCredentials();
-  return rpc::tls::ServerCredentials(side == "peer" ? c.peer_tls : c.client_tls);
+  return rpc::tls::ServerCredentials(side == "peer" ? c.peer_tls
+                                                    : c.client_tls);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ClientDialCredentials(

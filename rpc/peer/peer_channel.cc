@@ -59,11 +59,11 @@ std::shared_ptr<grpc::Channel> NewPeerChannel(
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   args.SetMaxReceiveMessageSize(kMaxPeerMessageBytes);
   args.SetMaxSendMessageSize(kMaxPeerMessageBytes);
-  return grpc::CreateCustomChannel(
-      target,
-      options.credentials ? options.credentials
-                          : grpc::InsecureChannelCredentials(),
-      args);
+  return grpc::CreateCustomChannel(target,
+                                   options.credentials
+                                       ? options.credentials
+                                       : grpc::InsecureChannelCredentials(),
+                                   args);
 }
 
 bool IsCertificateRefusal(const std::string& error, bool tls) {

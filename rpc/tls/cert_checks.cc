@@ -25,21 +25,24 @@ template <typename T>
 using Owned = std::unique_ptr<T, Free>;
 
 Owned<BIO> ReadOnlyBio(const std::string& bytes) {
-  return Owned<BIO>(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+  return Owned<BIO>(
+      BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
 }
 
 absl::StatusOr<Owned<X509>> ParseCert(const std::string& pem) {
   Owned<BIO> bio = ReadOnlyBio(pem);
   Owned<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (cert == nullptr) {
-    return absl::InvalidArgumentError("the peer presented no readable certificate");
+    return absl::InvalidArgumentError(
+        "the peer presented no readable certificate");
   }
   return cert;
 }
 
 absl::StatusOr<Owned<X509_CRL>> ParseCrl(const std::string& bytes) {
   Owned<BIO> bio = ReadOnlyBio(bytes);
-  Owned<X509_CRL> crl(PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
+  Owned<X509_CRL> crl(
+      PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr));
   if (crl == nullptr) {
     bio = ReadOnlyBio(bytes);
     crl.reset(d2i_X509_CRL_bio(bio.get(), nullptr));
@@ -65,7 +68,8 @@ absl::StatusOr<std::string> CommonName(const std::string& pem) {
   X509_NAME* subject = X509_get_subject_name(cert->get());
   const int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
   if (at < 0) return std::string();
-  const ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
+  const ASN1_STRING* data =
+      X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
   return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(data)),
                      ASN1_STRING_length(data));
 }
@@ -95,8 +99,8 @@ absl::Status CheckAllowedCommonName(const std::string& cert_pem,
   auto got = CommonName(cert_pem);
   if (!got.ok()) return got.status();
   if (*got != cn) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("CommonName authentication failed: ", *got, " is not ", cn));
+    return absl::PermissionDeniedError(absl::StrCat(
+        "CommonName authentication failed: ", *got, " is not ", cn));
   }
   return absl::OkStatus();
 }

@@ -41,12 +41,14 @@ absl::Status CheckPemFile(const TlsInfo& info, const std::string& flag,
                           const std::string& path, const char* marker) {
   auto bytes = ReadFile(path);
   if (!bytes.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "raftkv: ", Flag(info, flag), " ", path, ": ", bytes.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat("raftkv: ", Flag(info, flag),
+                                                   " ", path, ": ",
+                                                   bytes.status().message()));
   }
   if (!absl::StrContains(*bytes, marker)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "raftkv: ", Flag(info, flag), " ", path, ": no PEM ", marker, " block"));
+    return absl::InvalidArgumentError(absl::StrCat("raftkv: ", Flag(info, flag),
+                                                   " ", path, ": no PEM ",
+                                                   marker, " block"));
   }
   return absl::OkStatus();
 }
@@ -85,8 +87,10 @@ class Verifier : public gx::ExternalCertificateVerifier {
       : info_(info), server_(server), check_host_(check_host) {}
 
   bool Verify(gx::TlsCustomVerificationCheckRequest* request,
-              std::function<void(grpc::Status)>, grpc::Status* sync_status) override {
-    const std::string pem(request->peer_cert().data(), request->peer_cert().size());
+              std::function<void(grpc::Status)>,
+              grpc::Status* sync_status) override {
+    const std::string pem(request->peer_cert().data(),
+                          request->peer_cert().size());
     absl::Status s = Check(pem, std::string(request->target_name().data(),
                                             request->target_name().size()));
     if (!s.ok()) {
@@ -114,20 +118,24 @@ class Verifier : public gx::ExternalCertificateVerifier {
       if (absl::Status s = CheckHost(pem, Host(target)); !s.ok()) return s;
     }
     if (!info_.allowed_cn.empty()) {
-      if (absl::Status s = CheckAllowedCommonName(pem, info_.allowed_cn); !s.ok()) {
-        return absl::PermissionDeniedError("client certificate authentication failed");
+      if (absl::Status s = CheckAllowedCommonName(pem, info_.allowed_cn);
+          !s.ok()) {
+        return absl::PermissionDeniedError(
+            "client certificate authentication failed");
       }
     }
     if (!info_.allowed_hostname.empty()) {
       if (absl::Status s = CheckHost(pem, info_.allowed_hostname); !s.ok()) {
-        return absl::PermissionDeniedError("client certificate authentication failed");
+        return absl::PermissionDeniedError(
+            "client certificate authentication failed");
       }
     }
     if (server_ && !info_.crl_file.empty()) {
       auto crl = ReadFile(info_.crl_file);
       if (!crl.ok()) {
-        return absl::UnavailableError(absl::StrCat(
-            Flag(info_, "crl-file"), " ", info_.crl_file, ": ", crl.status().message()));
+        return absl::UnavailableError(absl::StrCat(Flag(info_, "crl-file"), " ",
+                                                   info_.crl_file, ": ",
+                                                   crl.status().message()));
       }
       if (absl::Status s = CheckNotRevoked(pem, *crl); !s.ok()) return s;
     }
@@ -161,12 +169,16 @@ const std::map<std::string, std::string>& CipherNames() {
       {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "ECDHE-ECDSA-AES128-SHA256"},
       {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE-RSA-AES128-SHA256"},
       {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256"},
-      {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"},
+      {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+       "ECDHE-ECDSA-AES128-GCM-SHA256"},
       {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384"},
-      {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384"},
+      {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+       "ECDHE-ECDSA-AES256-GCM-SHA384"},
       {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "ECDHE-RSA-CHACHA20-POLY1305"},
-      {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305"},
-      {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-CHACHA20-POLY1305"},
+      {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+       "ECDHE-ECDSA-CHACHA20-POLY1305"},
+      {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+       "ECDHE-RSA-CHACHA20-POLY1305"},
       {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
        "ECDHE-ECDSA-CHACHA20-POLY1305"},
   };
@@ -178,9 +190,9 @@ const std::map<std::string, std::string>& CipherNames() {
 absl::Status Validate(const TlsInfo& info) {
   if (info.auto_tls && info.cert_file.empty()) return absl::OkStatus();
   if (info.cert_file.empty() != info.key_file.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "raftkv: ", Flag(info, "cert-file"), " and ", Flag(info, "key-file"),
-        " must be given together"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("raftkv: ", Flag(info, "cert-file"), " and ",
+                     Flag(info, "key-file"), " must be given together"));
   }
   if (!info.enabled()) {
     if (!info.trusted_ca_file.empty() || info.client_cert_auth ||
@@ -189,7 +201,8 @@ absl::Status Validate(const TlsInfo& info) {
           "raftkv: ", Flag(info, "trusted-ca-file"), ", ",
           Flag(info, "client-cert-auth"), " and ", Flag(info, "crl-file"),
           " need ", Flag(info, "cert-file"), " and ", Flag(info, "key-file"),
-          " (or ", info.side == "peer" ? "--peer-auto-tls" : "--auto-tls", ")"));
+          " (or ", info.side == "peer" ? "--peer-auto-tls" : "--auto-tls",
+          ")"));
     }
     return absl::OkStatus();
   }
@@ -198,11 +211,13 @@ absl::Status Validate(const TlsInfo& info) {
         "raftkv: --peer-cert-allowed-cn and --peer-cert-allowed-hostname are "
         "mutually exclusive");
   }
-  if (absl::Status s = CheckPemFile(info, "cert-file", info.cert_file, "CERTIFICATE");
+  if (absl::Status s =
+          CheckPemFile(info, "cert-file", info.cert_file, "CERTIFICATE");
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = CheckPemFile(info, "key-file", info.key_file, "PRIVATE KEY");
+  if (absl::Status s =
+          CheckPemFile(info, "key-file", info.key_file, "PRIVATE KEY");
       !s.ok()) {
     return s;
   }
@@ -216,9 +231,9 @@ absl::Status Validate(const TlsInfo& info) {
   if (!info.crl_file.empty()) {
     auto crl = ReadFile(info.crl_file);
     if (!crl.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "raftkv: ", Flag(info, "crl-file"), " ", info.crl_file, ": ",
-          crl.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("raftkv: ", Flag(info, "crl-file"), " ", info.crl_file,
+                       ": ", crl.status().message()));
     }
   }
   return absl::OkStatus();
@@ -230,9 +245,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   // certificates signed by it.
   const bool require = !info.trusted_ca_file.empty() || info.client_cert_auth;
   if (require && info.trusted_ca_file.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "raftkv: ", Flag(info, "client-cert-auth"), " needs ",
-        Flag(info, "trusted-ca-file")));
+    return absl::InvalidArgumentError(
+        absl::StrCat("raftkv: ", Flag(info, "client-cert-auth"), " needs ",
+                     Flag(info, "trusted-ca-file")));
   }
   gx::TlsServerCredentialsOptions options(Provider(info, require));
   options.watch_identity_key_cert_pairs();
@@ -243,8 +258,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
   } else {
     options.set_cert_request_type(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   }
-  options.set_certificate_verifier(gx::ExternalCertificateVerifier::Create<Verifier>(
-      info, /*server=*/true, /*check_host=*/false));
+  options.set_certificate_verifier(
+      gx::ExternalCertificateVerifier::Create<Verifier>(info, /*server=*/true,
+                                                        /*check_host=*/false));
   return gx::TlsServerCredentials(options);
 }
 
@@ -255,13 +271,15 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
   if (info.enabled() || !info.trusted_ca_file.empty()) {
     TlsInfo files = info;
     if (!verify) files.trusted_ca_file.clear();
-    options.set_certificate_provider(Provider(files, !files.trusted_ca_file.empty()));
+    options.set_certificate_provider(
+        Provider(files, !files.trusted_ca_file.empty()));
     if (!files.cert_file.empty()) options.watch_identity_key_cert_pairs();
     if (!files.trusted_ca_file.empty()) options.watch_root_certs();
   }
   options.set_verify_server_certs(verify);
-  options.set_certificate_verifier(gx::ExternalCertificateVerifier::Create<Verifier>(
-      info, /*server=*/false, /*check_host=*/verify));
+  options.set_certificate_verifier(
+      gx::ExternalCertificateVerifier::Create<Verifier>(info, /*server=*/false,
+                                                        /*check_host=*/verify));
   // The verifier checks the host; gRPC's own call-host check would refuse
   // a peer dialed by IP literal whose certificate names it only by IP.
   options.set_check_call_host(false);
@@ -290,14 +308,14 @@ absl::Status CheckVersions(const std::string& min, const std::string& max) {
   auto lo = kVersions.find(min);
   auto hi = kVersions.find(max);
   if (lo == kVersions.end()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "raftkv: --tls-min-version: unknown version \"", min,
-        "\" (TLS1.0, TLS1.1, TLS1.2 or TLS1.3)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("raftkv: --tls-min-version: unknown version \"", min,
+                     "\" (TLS1.0, TLS1.1, TLS1.2 or TLS1.3)"));
   }
   if (hi == kVersions.end()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "raftkv: --tls-max-version: unknown version \"", max,
-        "\" (TLS1.0, TLS1.1, TLS1.2 or TLS1.3)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("raftkv: --tls-max-version: unknown version \"", max,
+                     "\" (TLS1.0, TLS1.1, TLS1.2 or TLS1.3)"));
   }
   if (hi->second != 0 && lo->second > hi->second) {
     return absl::InvalidArgumentError(

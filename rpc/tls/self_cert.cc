@@ -35,8 +35,10 @@ using Owned = std::unique_ptr<T, Free>;
 
 absl::Status OpensslError(const std::string& what) {
   char buf[256] = "unknown error";
-  if (unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof(buf));
-  return absl::InternalError(absl::StrCat("raftkv: auto TLS: ", what, ": ", buf));
+  if (unsigned long e = ERR_get_error())
+    ERR_error_string_n(e, buf, sizeof(buf));
+  return absl::InternalError(
+      absl::StrCat("raftkv: auto TLS: ", what, ": ", buf));
 }
 
 bool IsIp(const std::string& host) {
@@ -66,7 +68,8 @@ absl::Status AddExtension(X509* cert, int nid, const std::string& value) {
   Owned<X509_EXTENSION> ext(
       X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
   if (ext == nullptr || X509_add_ext(cert, ext.get(), -1) != 1) {
-    return OpensslError(absl::StrCat("extension ", OBJ_nid2sn(nid), "=", value));
+    return OpensslError(
+        absl::StrCat("extension ", OBJ_nid2sn(nid), "=", value));
   }
   return absl::OkStatus();
 }
@@ -74,7 +77,8 @@ absl::Status AddExtension(X509* cert, int nid, const std::string& value) {
 absl::Status WritePem(const std::string& path, mode_t mode,
                       const std::function<int(BIO*)>& write) {
   const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  const int fd =
+      open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
     return absl::FailedPreconditionError(absl::StrCat(
         "raftkv: auto TLS: cannot write ", tmp, ": ", std::strerror(errno)));
@@ -91,7 +95,8 @@ absl::Status WritePem(const std::string& path, mode_t mode,
   return absl::OkStatus();
 }
 
-absl::Status MakeCert(const CertFiles& files, const std::vector<std::string>& hosts) {
+absl::Status MakeCert(const CertFiles& files,
+                      const std::vector<std::string>& hosts) {
   Owned<EVP_PKEY> key(EVP_EC_gen("P-256"));
   if (key == nullptr) return OpensslError("generating a P-256 key");
   Owned<X509> cert(X509_new());
@@ -107,27 +112,37 @@ absl::Status MakeCert(const CertFiles& files, const std::vector<std::string>& ho
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 365L * 24 * 3600);
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("raftkv"), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>("raftkv"),
+                             -1, -1, 0);
   X509_set_issuer_name(cert.get(), name);
   X509_set_pubkey(cert.get(), key.get());
-  if (auto s = AddExtension(cert.get(), NID_basic_constraints, "critical,CA:FALSE"); !s.ok()) return s;
+  if (auto s =
+          AddExtension(cert.get(), NID_basic_constraints, "critical,CA:FALSE");
+      !s.ok())
+    return s;
   if (auto s = AddExtension(cert.get(), NID_key_usage,
                             "critical,digitalSignature,keyEncipherment");
       !s.ok()) {
     return s;
   }
-  if (auto s = AddExtension(cert.get(), NID_ext_key_usage, "serverAuth,clientAuth"); !s.ok()) return s;
+  if (auto s =
+          AddExtension(cert.get(), NID_ext_key_usage, "serverAuth,clientAuth");
+      !s.ok())
+    return s;
   const std::string sans = SubjectAltNames(hosts);
   if (!sans.empty()) {
-    if (auto s = AddExtension(cert.get(), NID_subject_alt_name, sans); !s.ok()) return s;
+    if (auto s = AddExtension(cert.get(), NID_subject_alt_name, sans); !s.ok())
+      return s;
   }
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0) {
     return OpensslError("signing the certificate");
   }
-  if (auto s = WritePem(files.key_file, 0600, [&](BIO* b) {
-        return PEM_write_bio_PrivateKey(b, key.get(), nullptr, nullptr, 0,
-                                        nullptr, nullptr);
-      });
+  if (auto s = WritePem(files.key_file, 0600,
+                        [&](BIO* b) {
+                          return PEM_write_bio_PrivateKey(b, key.get(), nullptr,
+                                                          nullptr, 0, nullptr,
+                                                          nullptr);
+                        });
       !s.ok()) {
     return s;
   }
@@ -137,8 +152,8 @@ absl::Status MakeCert(const CertFiles& files, const std::vector<std::string>& ho
 
 }  // namespace
 
-absl::StatusOr<CertFiles> EnsureSelfCert(const std::string& dir,
-                                         const std::vector<std::string>& hosts) {
+absl::StatusOr<CertFiles> EnsureSelfCert(
+    const std::string& dir, const std::vector<std::string>& hosts) {
   CertFiles files{dir + "/cert.pem", dir + "/key.pem"};
   std::error_code ec;
   if (std::filesystem::exists(files.cert_file, ec) &&

@@ -56,20 +56,24 @@ struct OtherCa {
   std::string ca, cert, key;
 };
 
-OtherCa MakeOtherCa(const std::string& dir, const std::string& cn = "intruder") {
+OtherCa MakeOtherCa(const std::string& dir,
+                    const std::string& cn = "intruder") {
   OtherCa o{dir + "/other-ca.crt", dir + "/other.crt", dir + "/other.key"};
   const std::string ca_key = dir + "/other-ca.key";
   const std::string csr = dir + "/other.csr";
   const std::string ext = dir + "/other.ext";
   std::ofstream(ext) << "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
                         "extendedKeyUsage=serverAuth,clientAuth\n";
-  for (const std::vector<std::string>& argv : std::vector<std::vector<std::string>>{
-           {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
-            ca_key, "-out", o.ca, "-subj", "/CN=other-ca", "-days", "2"},
+  for (const std::vector<std::string>& argv :
+       std::vector<std::vector<std::string>>{
+           {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", ca_key, "-out", o.ca, "-subj", "/CN=other-ca", "-days",
+            "2"},
            {"openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", o.key,
             "-out", csr, "-subj", "/CN=" + cn},
-           {"openssl", "x509", "-req", "-in", csr, "-CA", o.ca, "-CAkey", ca_key,
-            "-CAcreateserial", "-out", o.cert, "-days", "2", "-extfile", ext}}) {
+           {"openssl", "x509", "-req", "-in", csr, "-CA", o.ca, "-CAkey",
+            ca_key, "-CAcreateserial", "-out", o.cert, "-days", "2", "-extfile",
+            ext}}) {
     RunResult r = RunProgram(argv);
     EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(argv, " ") << ": " << r.err;
   }
@@ -86,8 +90,11 @@ RunResult Ctl(const std::string& endpoint, const std::vector<std::string>& tls,
   return RunProgram(argv, "", {"ETCDCTL_API=3"}, absl::Seconds(15));
 }
 
-std::vector<std::string> Trusting(const std::string& ca) { return {"--cacert=" + ca}; }
-std::vector<std::string> WithCert(const std::string& ca, const std::string& cert,
+std::vector<std::string> Trusting(const std::string& ca) {
+  return {"--cacert=" + ca};
+}
+std::vector<std::string> WithCert(const std::string& ca,
+                                  const std::string& cert,
                                   const std::string& key) {
   return {"--cacert=" + ca, "--cert=" + cert, "--key=" + key};
 }
@@ -113,7 +120,8 @@ class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(std::filesystem::exists(kCa))
-        << kCa << " missing: scripts/install-deps.sh installs golang-etcd-server-dev";
+        << kCa
+        << " missing: scripts/install-deps.sh installs golang-etcd-server-dev";
     ASSERT_TRUE(raftkv::testing::HaveProgram("etcdctl"));
     ASSERT_TRUE(raftkv::testing::HaveProgram("openssl"));
   }
@@ -141,16 +149,19 @@ TEST_F(TlsTest, ClientCertAuthAdmitsOnlyCertificatesOfTheTrustedCa) {
   RunResult none = Ctl(ep, Trusting(kCa), {"put", "k", "x"});
   EXPECT_NE(none.exit_code, 0) << none.out;
   // A certificate from another CA.
-  RunResult foreign = Ctl(ep, WithCert(kCa, other.cert, other.key), {"put", "k", "x"});
+  RunResult foreign =
+      Ctl(ep, WithCert(kCa, other.cert, other.key), {"put", "k", "x"});
   EXPECT_NE(foreign.exit_code, 0) << foreign.out;
   // The client trusts the wrong CA: it refuses the server.
   RunResult wrong_ca = Ctl(ep, WithCert(other.ca, kCert, kKey), {"get", "k"});
   EXPECT_NE(wrong_ca.exit_code, 0) << wrong_ca.out;
   // Plaintext to the TLS port.
-  RunResult plain = Ctl(absl::StrCat("http://", c.client_endpoint(0)), {}, {"get", "k"});
+  RunResult plain =
+      Ctl(absl::StrCat("http://", c.client_endpoint(0)), {}, {"get", "k"});
   EXPECT_NE(plain.exit_code, 0) << plain.out;
   // None of the refused writes landed.
-  RunResult get = Ctl(ep, WithCert(kCa, kCert, kKey), {"get", "k", "--print-value-only"});
+  RunResult get =
+      Ctl(ep, WithCert(kCa, kCert, kKey), {"get", "k", "--print-value-only"});
   EXPECT_EQ(get.out, "v\n") << get.err;
 }
 
@@ -179,7 +190,8 @@ TEST_F(TlsTest, AutoTlsEncryptsWithASelfSignedCertificate) {
                                          "--insecure-skip-tls-verify"};
   RunResult put = Ctl(c.client_url(1), skip, {"put", "a", "1"});
   EXPECT_EQ(put.exit_code, 0) << put.err;
-  RunResult get = Ctl(c.client_url(2), skip, {"get", "a", "--print-value-only"});
+  RunResult get =
+      Ctl(c.client_url(2), skip, {"get", "a", "--print-value-only"});
   EXPECT_EQ(get.out, "1\n") << get.err;
   // Nobody can verify a self-signed certificate against a CA.
   RunResult verify = Ctl(c.client_url(0), Trusting(kCa), {"get", "a"});
@@ -195,10 +207,12 @@ TEST_F(TlsTest, RevokedClientCertificateIsRefused) {
                    "--client-crl-file=" + kCrl};
   ProcessCluster c(o);
   StartAll(c);
-  RunResult good = Ctl(c.client_url(0), WithCert(kCa, kCert, kKey), {"put", "a", "1"});
+  RunResult good =
+      Ctl(c.client_url(0), WithCert(kCa, kCert, kKey), {"put", "a", "1"});
   EXPECT_EQ(good.exit_code, 0) << good.err;
   RunResult revoked =
-      Ctl(c.client_url(0), WithCert(kCa, kRevokedCert, kRevokedKey), {"put", "a", "2"});
+      Ctl(c.client_url(0), WithCert(kCa, kRevokedCert, kRevokedKey),
+          {"put", "a", "2"});
   EXPECT_NE(revoked.exit_code, 0) << revoked.out;
   EXPECT_TRUE(absl::StrContains(c.Log(0), "revoked")) << c.Log(0);
   RunResult get = Ctl(c.client_url(0), WithCert(kCa, kCert, kKey),
@@ -215,7 +229,8 @@ TEST_F(TlsTest, PeerAutoTlsReplicates) {
   RunResult put = Ctl(c.client_url(0), {}, {"put", "a", "1"});
   ASSERT_EQ(put.exit_code, 0) << put.err;
   for (int i = 0; i < c.size(); ++i) {
-    RunResult get = Ctl(c.client_url(i), {}, {"get", "a", "--print-value-only"});
+    RunResult get =
+        Ctl(c.client_url(i), {}, {"get", "a", "--print-value-only"});
     EXPECT_EQ(get.out, "1\n") << "member " << i << ": " << get.err;
   }
 }
@@ -231,8 +246,10 @@ TEST_F(TlsTest, PeerMutualTlsAdmitsOnlyAcceptedCertificates) {
                    "--peer-trusted-ca-file=" + kCa, "--peer-client-cert-auth",
                    "--peer-cert-allowed-cn=example.com"};
   const OtherCa other = MakeOtherCa(dir_.path());
-  o.member_flags[4] = {"--peer-cert-file=" + other.cert, "--peer-key-file=" + other.key};
-  o.member_flags[5] = {"--peer-cert-file=" + kCert2, "--peer-key-file=" + kKey2};
+  o.member_flags[4] = {"--peer-cert-file=" + other.cert,
+                       "--peer-key-file=" + other.key};
+  o.member_flags[5] = {"--peer-cert-file=" + kCert2,
+                       "--peer-key-file=" + kKey2};
   ProcessCluster c(o);
   ASSERT_TRUE(c.Start(absl::Seconds(40)).ok()) << c.Logs();
   auto client = c.ClientOfAll();
@@ -242,7 +259,8 @@ TEST_F(TlsTest, PeerMutualTlsAdmitsOnlyAcceptedCertificates) {
   const std::string all = absl::StrJoin(c.client_endpoints(), ",");
   auto add = [&](const std::vector<int>& current) {
     const int i = c.AddMember(current);
-    RunResult r = Ctl(all, {}, {"member", "add", c.name(i), "--peer-urls=" + c.peer_url(i)});
+    RunResult r = Ctl(
+        all, {}, {"member", "add", c.name(i), "--peer-urls=" + c.peer_url(i)});
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_TRUE(c.StartMember(i).ok());
     return i;
@@ -262,7 +280,8 @@ TEST_F(TlsTest, PeerMutualTlsAdmitsOnlyAcceptedCertificates) {
       },
       absl::Seconds(30)))
       << c.Log(good);
-  EXPECT_GE(c.Metric(good, "raftkv_snapshots_received_total"), 1) << c.Log(good);
+  EXPECT_GE(c.Metric(good, "raftkv_snapshots_received_total"), 1)
+      << c.Log(good);
 
   // m5: another CA's certificate; m6: this CA, but CN example2.com.
   for (const std::vector<int>& current :
@@ -270,7 +289,10 @@ TEST_F(TlsTest, PeerMutualTlsAdmitsOnlyAcceptedCertificates) {
     const int bad = add(current);
     // It cannot even fetch the member list: it exits, or waits, refused.
     EXPECT_TRUE(WaitFor(
-        [&] { return absl::StrContains(c.Log(bad), "remote error: tls: bad certificate"); },
+        [&] {
+          return absl::StrContains(c.Log(bad),
+                                   "remote error: tls: bad certificate");
+        },
         absl::Seconds(20)))
         << c.Log(bad);
     EXPECT_FALSE(Healthy(c, bad, absl::Seconds(2)));
@@ -279,7 +301,8 @@ TEST_F(TlsTest, PeerMutualTlsAdmitsOnlyAcceptedCertificates) {
     EXPECT_EQ(list.exit_code, 0) << list.err;
     // Remove the never-started member again so quorum stays among the good.
     for (absl::string_view line : absl::StrSplit(list.out, '\n')) {
-      if (absl::StrContains(line, c.name(bad)) || absl::StrContains(line, "unstarted")) {
+      if (absl::StrContains(line, c.name(bad)) ||
+          absl::StrContains(line, "unstarted")) {
         const std::string id(line.substr(0, line.find(',')));
         RunResult rm = Ctl(all, {}, {"member", "remove", id});
         EXPECT_EQ(rm.exit_code, 0) << rm.out << rm.err;
@@ -320,7 +343,8 @@ TEST_F(TlsTest, ReplacedCertificateIsUsedWithoutRestart) {
   std::filesystem::rename(cert + ".new", cert);
   EXPECT_TRUE(WaitFor(
       [&] {
-        return Ctl(c.client_url(0), Trusting(other.ca), {"get", "a"}).exit_code == 0;
+        return Ctl(c.client_url(0), Trusting(other.ca), {"get", "a"})
+                   .exit_code == 0;
       },
       absl::Seconds(20), absl::Milliseconds(200)))
       << c.Log(0);
