@@ -38,6 +38,16 @@ struct ServerConfig {
   bool unsafe_no_read_index = false;
   bool unsafe_no_fsync = false;
   bool unsafe_ack_before_commit = false;
+  // --experimental-initial-corrupt-check: before serving, compare this
+  // member's HashKV with every reachable peer's at the same revision and
+  // refuse to start on a mismatch (etcd's "found data inconsistency").
+  bool initial_corrupt_check = false;
+  // --enable-grpc-gateway: serve the JSON gateway (/v3/...) on http(s)
+  // client URLs next to gRPC (etcd's default: on).
+  bool enable_grpc_gateway = true;
+  // --max-concurrent-streams: per-connection HTTP/2 stream limit on the
+  // client port; 0 = gRPC's default (unlimited, as etcd's math.MaxUint32).
+  uint32_t max_concurrent_streams = 0;
   // TLS (etcd's flags): the client listener's and the peer one's. Auto TLS
   // certificates are made by the member, in its data dir, at start.
   rpc::tls::TlsInfo client_tls;
