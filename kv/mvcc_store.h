@@ -149,6 +149,24 @@ class MvccStore {
   std::unique_ptr<ReadView> RawSnapshot() const;
 
   // Approximate bytes on disk (etcd's dbSize).
+  // etcd's HashKV: a checksum of the key-value history as of `rev` (0 =
+  // the current revision) that readers at uncompacted revisions can see:
+  // every version with compact < revision <= rev, plus each key's newest
+  // version at or below the compact revision if it is not a tombstone. It
+  // depends only on the logical history, not on how far physical
+  // compaction has got, so members that applied the same entries agree.
+  // Errors: OUT_OF_RANGE "mvcc: required revision has been compacted" for
+  // 0 < rev <= compact, "mvcc: required revision is a future revision" for
+  // rev > current.
+  struct HashKvResult {
+    uint32_t hash = 0;
+    int64_t revision = 0;          // the store's current revision
+    int64_t compact_revision = 0;  // as of the same snapshot
+    int64_t hash_revision = 0;     // the revision hashed (rev, or current)
+  };
+  absl::StatusOr<HashKvResult> HashKV(int64_t rev) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   int64_t ApproximateSize() const;
 
  private:

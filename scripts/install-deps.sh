@@ -9,6 +9,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libleveldb-dev libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libcpp-httplib-dev libgoogle-perftools-dev clang-format
+  zlib1g-dev  # kv/hash_kv.cc (HashKV checksum)
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # tests/fuzz (docs/fuzzing.md)
   etcd-client etcd-server
   golang-etcd-server-dev  # etcd's TLS test certificates (tests/e2e/ctl_tls_test, bench/compare --tls)
