@@ -39,6 +39,9 @@ ABSL_FLAG(int64_t, max_txn_ops, 128, "Maximum operations per transaction.");
 ABSL_FLAG(absl::Duration, lease_checkpoint_interval, absl::Minutes(5),
           "How often the leader replicates leases' remaining TTLs, so that a "
           "new leader does not restart long leases from their full TTL.");
+ABSL_FLAG(bool, experimental_initial_corrupt_check, false,
+          "Before serving, compare this member's HashKV with its peers' and "
+          "refuse to start on a mismatch.");
 ABSL_FLAG(bool, strict_reconfig_check, true,
           "Reject reconfiguration requests that would cause quorum loss.");
 // Transport security, with etcd's names and meanings (rpc/tls).
@@ -285,6 +288,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   }
   c.unsafe_no_read_index = absl::GetFlag(FLAGS_unsafe_no_read_index);
   c.strict_reconfig_check = absl::GetFlag(FLAGS_strict_reconfig_check);
+  c.initial_corrupt_check =
+      absl::GetFlag(FLAGS_experimental_initial_corrupt_check);
   c.lease_checkpoint_interval = absl::GetFlag(FLAGS_lease_checkpoint_interval);
   if (c.lease_checkpoint_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(

@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "cmd/raftkv/corrupt_check.h"
 #include "cmd/raftkv/join.h"
 #include "cmd/raftkv/tls_setup.h"
 #include "httplib.h"
@@ -198,6 +199,16 @@ absl::Status Member::Open() {
         absl::MutexLock l(&peers_mu_);
         return removed_peers_.count(id) > 0;
       });
+  peer_service_->SetHashSource(
+      [sm_ptr](int64_t rev) -> absl::StatusOr<peerpb::HashKVResponse> {
+        auto hash = sm_ptr->store()->HashKV(rev);
+        if (!hash.ok()) return hash.status();
+        peerpb::HashKVResponse resp;
+        resp.set_hash(hash->hash);
+        resp.set_revision(hash->revision);
+        resp.set_compact_revision(hash->compact_revision);
+        return resp;
+      });
   sm_->SetMembershipObserver(
       [this](const kvpb::MemberList& list) { OnMembership(list); });
   std::shared_ptr<grpc::ServerCredentials> peer_tls;
@@ -210,6 +221,14 @@ absl::Status Member::Open() {
       rpc::StartPeerServer(c.listen_peer_urls, peer_service_.get(), peer_tls);
   if (!peer_server.ok()) return peer_server.status();
   peer_server_ = std::move(*peer_server);
+  // As etcd: peers can already ask for this member's hash, but Raft does
+  // not start (no vote, no campaign) until the store has been checked.
+  if (c.initial_corrupt_check) {
+    if (absl::Status s = InitialCorruptCheck(c, *sm_, absl::Seconds(5));
+        !s.ok()) {
+      return s;
+    }
+  }
 
   raft::NodeOptions options;
   options.id = c.member_id;

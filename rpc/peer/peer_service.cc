@@ -44,6 +44,31 @@ grpc::Status PeerService::Members(grpc::ServerContext* /*context*/,
   return grpc::Status::OK;
 }
 
+void PeerService::SetHashSource(
+    std::function<absl::StatusOr<peerpb::HashKVResponse>(int64_t)> source) {
+  hash_source_ = std::move(source);
+}
+
+grpc::Status PeerService::HashKV(grpc::ServerContext* /*context*/,
+                                 const peerpb::HashKVRequest* req,
+                                 peerpb::HashKVResponse* resp) {
+  if (absl::Status s = CheckCluster(req->cluster_id()); !s.ok()) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        std::string(s.message()));
+  }
+  if (!hash_source_) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "raftkv: starting");
+  }
+  absl::StatusOr<peerpb::HashKVResponse> hash = hash_source_(req->revision());
+  if (!hash.ok()) {
+    return grpc::Status(static_cast<grpc::StatusCode>(hash.status().code()),
+                        std::string(hash.status().message()));
+  }
+  *resp = *std::move(hash);
+  resp->set_member_id(id_);
+  return grpc::Status::OK;
+}
+
 absl::Status PeerService::CheckCluster(uint64_t cluster_id) const {
   if (cluster_id == cluster_id_) return absl::OkStatus();
   return absl::FailedPreconditionError(

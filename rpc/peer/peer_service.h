@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
 #include "grpcpp/support/sync_stream.h"
@@ -61,6 +62,14 @@ class PeerService final : public peerpb::RaftPeer::Service {
                        const peerpb::MembersRequest* req,
                        peerpb::MembersResponse* resp) override;
 
+  // Answers hash_source(revision) (UNAVAILABLE until SetHashSource);
+  // refuses another cluster's request with FAILED_PRECONDITION.
+  grpc::Status HashKV(grpc::ServerContext* context,
+                      const peerpb::HashKVRequest* req,
+                      peerpb::HashKVResponse* resp) override;
+  // REQUIRES: called before the server starts serving.
+  void SetHashSource(
+      std::function<absl::StatusOr<peerpb::HashKVResponse>(int64_t)> source);
   // Where Members reads the list, and which peers were removed from the
   // cluster: a stream from a removed member is ended with
   // kRemovedMessage, so that it learns of its removal even if it missed the
@@ -83,6 +92,7 @@ class PeerService final : public peerpb::RaftPeer::Service {
   raft::MessageHandler* const handler_;
   std::function<std::string()> members_source_;
   std::function<bool(uint64_t)> is_removed_;
+  std::function<absl::StatusOr<peerpb::HashKVResponse>(int64_t)> hash_source_;
 
   std::atomic<uint64_t> batches_{0};
   std::atomic<uint64_t> messages_{0};

@@ -46,6 +46,39 @@ grpc::ServerUnaryReactor* MaintenanceService::Alarm(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* MaintenanceService::HashKV(
+    grpc::CallbackServerContext* ctx, const etcdserverpb::HashKVRequest* req,
+    etcdserverpb::HashKVResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto hash = server_->state_machine().store()->HashKV(req->revision());
+  if (!hash.ok()) {
+    reactor->Finish(ToGrpc(hash.status()));
+    return reactor;
+  }
+  server_->FillHeader(resp->mutable_header());
+  resp->mutable_header()->set_revision(hash->revision);
+  resp->set_hash(hash->hash);
+  resp->set_compact_revision(hash->compact_revision);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* MaintenanceService::Hash(
+    grpc::CallbackServerContext* ctx, const etcdserverpb::HashRequest*,
+    etcdserverpb::HashResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auto hash = server_->state_machine().store()->HashKV(0);
+  if (!hash.ok()) {
+    reactor->Finish(ToGrpc(hash.status()));
+    return reactor;
+  }
+  server_->FillHeader(resp->mutable_header());
+  resp->mutable_header()->set_revision(hash->revision);
+  resp->set_hash(hash->hash);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(
     grpc::CallbackServerContext* ctx,
     const etcdserverpb::MoveLeaderRequest* req,

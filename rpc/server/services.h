@@ -65,6 +65,15 @@ class MaintenanceService final
       grpc::CallbackServerContext* ctx,
       const etcdserverpb::MoveLeaderRequest* req,
       etcdserverpb::MoveLeaderResponse* resp) override;
+  // This member's MvccStore::HashKV (no Raft round trip, as etcd).
+  grpc::ServerUnaryReactor* HashKV(grpc::CallbackServerContext* ctx,
+                                   const etcdserverpb::HashKVRequest* req,
+                                   etcdserverpb::HashKVResponse* resp) override;
+  // etcd hashes its whole bbolt file; raftkv answers HashKV at the current
+  // revision, the part of the store members must agree on.
+  grpc::ServerUnaryReactor* Hash(grpc::CallbackServerContext* ctx,
+                                 const etcdserverpb::HashRequest* req,
+                                 etcdserverpb::HashResponse* resp) override;
 
  private:
   EtcdServer* const server_;

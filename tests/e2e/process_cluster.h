@@ -102,6 +102,8 @@ class ProcessCluster {
   // The exit code Running() or Terminate() last reaped for member i (128 +
   // signal if killed by one; -1 if none yet).
   int ExitCode(int i) const { return members_[i].exit_code; }
+  // Member i's --data-dir (to inspect or damage it while it is stopped).
+  std::string data_dir(int i) const { return members_[i].data_dir; }
 
   // Starts member i (fresh or restart: same ports and data directory).
   // Returns once the process runs; it may not serve yet.
