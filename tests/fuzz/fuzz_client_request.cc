@@ -124,27 +124,6 @@ void ExpectRefused(const absl::Status& validation,
   }
 }
 
-// Known open findings (docs/fuzzing.md, crashers/fuzz_client_request/open/):
-// inputs that reach them are skipped, so that fuzzing looks past them and
-// the ctest stays green until they are fixed. RAFTKV_FUZZ_NO_SKIP=1 turns
-// the skipping off (to check a fix). Remove each entry once fixed.
-bool g_skip_known = true;
-
-// Open: kv/range_reader.cc ExecuteRange computes `req.limit() + 1`, signed
-// overflow (UB) for limit == INT64_MAX, in a Range or a txn's range op.
-bool KnownOpen(const etcd::RangeRequest& r) {
-  return g_skip_known && r.limit() == INT64_MAX;
-}
-bool KnownOpen(const etcd::TxnRequest& t) {
-  for (const auto* branch : {&t.success(), &t.failure()}) {
-    for (const etcd::RequestOp& op : *branch) {
-      if (op.has_request_range() && KnownOpen(op.request_range())) return true;
-      if (op.has_request_txn() && KnownOpen(op.request_txn())) return true;
-    }
-  }
-  return false;
-}
-
 template <typename Req>
 bool Parse(Req* req, const uint8_t* data, size_t size) {
   return req->ParseFromArray(data, static_cast<int>(size));
@@ -183,8 +162,8 @@ void Watch(MvccStore& s, const etcd::WatchRequest& req) {
   if (!spec.Normalize().ok()) return;
   if (spec.start_revision <= 0) return;  // "now": no backlog to read
   // A watcher in the past reads its backlog as the hub's catch-up does.
-  auto batch = s.ReadChanges(spec.start_revision, s.revision(), 1000,
-                             spec.prev_kv);
+  auto batch =
+      s.ReadChanges(spec.start_revision, s.revision(), 1000, spec.prev_kv);
   if (!batch.ok()) return;
   for (const auto& e : batch->events) {
     if (spec.Contains(e.kv().key())) (void)spec.Accepts(e);
@@ -224,8 +203,6 @@ void Internal(Store& st, const kvpb::InternalRequest& r) {
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   // Parsing invalid UTF-8 into a string field logs an error: not a finding.
   google::protobuf::SetLogHandler(nullptr);
-  const char* no_skip = std::getenv("RAFTKV_FUZZ_NO_SKIP");
-  g_skip_known = no_skip == nullptr || std::string(no_skip) != "1";
   return 0;
 }
 
@@ -237,11 +214,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   switch (selector) {
     case 0: {
       etcd::RangeRequest req;
-      if (!Parse(&req, data, size) || KnownOpen(req)) return 0;
+      if (!Parse(&req, data, size)) return 0;
       const absl::Status v = raftkv::kv::ValidateRange(req);
       Store st;
       auto resp = st.store().Range(req);
-      if (!v.ok() && resp.ok()) Finding("range refused by validation but served");
+      if (!v.ok() && resp.ok())
+        Finding("range refused by validation but served");
       ReadBack(st.store());
       break;
     }
@@ -265,7 +243,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     case 3: {
       etcd::TxnRequest req;
-      if (!Parse(&req, data, size) || KnownOpen(req)) return 0;
+      if (!Parse(&req, data, size)) return 0;
       const absl::Status v = raftkv::kv::ValidateTxn(req);
       Store st;
       ExpectRefused(v, st.Apply(&req), "txn");
@@ -311,9 +289,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     default: {
       kvpb::InternalRequest req;
-      if (!Parse(&req, data, size) || (req.has_txn() && KnownOpen(req.txn()))) {
-        return 0;
-      }
+      if (!Parse(&req, data, size)) return 0;
       Store st;
       Internal(st, req);
       ReadBack(st.store());
