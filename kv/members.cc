@@ -10,18 +10,19 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "openssl/sha.h"
 
 namespace raftkv::kv {
 namespace {
 
-// 64-bit FNV-1a: stable across builds and platforms.
-uint64_t Fnv1a(const std::string& s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h == 0 ? 1 : h;  // 0 means "none" everywhere
+// etcd's ID rule: the first 8 bytes of a SHA-1, read big-endian.
+uint64_t Sha1Id(const std::string& bytes) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+       digest);
+  uint64_t id = 0;
+  for (int i = 0; i < 8; ++i) id = (id << 8) | digest[i];
+  return id == 0 ? 1 : id;  // 0 means "none" everywhere
 }
 
 absl::Status ErrnoError(const std::string& what, const std::string& path) {
@@ -58,19 +59,22 @@ uint64_t MemberIdFor(const std::vector<std::string>& peer_urls,
   std::vector<std::string> urls = peer_urls;
   std::sort(urls.begin(), urls.end());
   std::string key;
-  for (const auto& u : urls) absl::StrAppend(&key, u, "\n");
-  absl::StrAppend(&key, cluster_token);
-  return Fnv1a(key);
+  for (const auto& u : urls) key += u;
+  key += cluster_token;
+  return Sha1Id(key);
 }
 
 uint64_t ClusterIdFor(const std::vector<uint64_t>& member_ids,
-                      const std::string& cluster_token) {
+                      const std::string& /*cluster_token*/) {
   std::vector<uint64_t> ids = member_ids;
   std::sort(ids.begin(), ids.end());
   std::string key;
-  for (uint64_t id : ids) absl::StrAppend(&key, id, ",");
-  absl::StrAppend(&key, cluster_token);
-  return Fnv1a(key);
+  for (uint64_t id : ids) {
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      key.push_back(static_cast<char>((id >> shift) & 0xff));
+    }
+  }
+  return Sha1Id(key);
 }
 
 absl::StatusOr<std::unique_ptr<Members>> Members::Open(

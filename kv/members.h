@@ -24,9 +24,12 @@
 
 namespace raftkv::kv {
 
-// Stable member and cluster IDs, derived like etcd's from the peer URLs and
-// the cluster token (so that every member computes the same IDs from the
-// same --initial-cluster).
+// Member and cluster IDs exactly as etcd 3.4 derives them, so the same flags
+// give the same IDs as etcd would (and every member computes the same IDs
+// from the same --initial-cluster): a member's is the first 8 bytes
+// (big-endian) of SHA-1(sorted peer URLs concatenated + cluster token); the
+// cluster's, of SHA-1(the sorted member IDs as big-endian 8-byte words). The
+// token reaches the cluster ID through the member IDs.
 uint64_t MemberIdFor(const std::vector<std::string>& peer_urls,
                      const std::string& cluster_token);
 uint64_t ClusterIdFor(const std::vector<uint64_t>& member_ids,

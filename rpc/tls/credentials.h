@@ -9,7 +9,9 @@
 //   chain is verified, by a verifier of ours (cert_checks.h); a refused
 //   connection is logged with its address and reason, as etcd logs
 //   `rejected connection from "..." (error "...")`. The allowed CN and
-//   hostname apply to both directions of a peer connection, as in etcd.
+//   hostname authenticate the members that connect; the dialing member
+//   checks the server's chain and host, and learns of its own refusal from
+//   the refusing member's alert.
 // - Certificates, keys and CA files are read again every second, so a
 //   certificate replaced on disk is used for the next handshake without a
 //   restart (write the key and the certificate atomically: while they do
