@@ -14,6 +14,7 @@ packages=(
   etcd-client etcd-server
   golang-etcd-server-dev  # etcd's TLS test certificates (tests/e2e/ctl_tls_test, bench/compare --tls)
   openssl libssl-dev  # rpc/tls (auto TLS, CRLs); tests make a second CA
+  golang-go curl  # tests/etcd_e2e: compiles and runs etcd's own e2e suite
   iproute2 iptables procps psmisc python3
 )
 

@@ -17,6 +17,8 @@
 #include "rpc/gateway/peer_socket.h"
 #include "rpc/gateway/stream_call.h"
 #include "rpc/rpc.grpc.pb.h"
+#include "rpc/v3election.grpc.pb.h"
+#include "rpc/v3lock.grpc.pb.h"
 
 namespace raftkv::rpc::gateway {
 namespace {
@@ -293,6 +295,19 @@ void AddAuth(Routes& r, std::shared_ptr<pb::Auth::Stub> a) {
   r["/auth/role/revoke"] = Unary(a, &A::RoleRevokePermission);
 }
 
+// etcd's v3lock and v3election gateways (v3lockpb/gw, v3electionpb/gw).
+void AddLockAndElection(Routes& r, std::shared_ptr<v3lockpb::Lock::Stub> l,
+                        std::shared_ptr<v3electionpb::Election::Stub> e) {
+  using E = v3electionpb::Election::Stub;
+  r["/lock"] = Unary(l, &v3lockpb::Lock::Stub::Lock);
+  r["/lock/unlock"] = Unary(l, &v3lockpb::Lock::Stub::Unlock);
+  r["/election/campaign"] = Unary(e, &E::Campaign);
+  r["/election/proclaim"] = Unary(e, &E::Proclaim);
+  r["/election/leader"] = Unary(e, &E::Leader);
+  r["/election/observe"] = ServerStream(e, &E::PrepareAsyncObserve);
+  r["/election/resign"] = Unary(e, &E::Resign);
+}
+
 Routes MakeRoutes(const std::shared_ptr<grpc::Channel>& channel) {
   Routes routes;
   AddKv(routes, pb::KV::NewStub(channel));
@@ -301,6 +316,8 @@ Routes MakeRoutes(const std::shared_ptr<grpc::Channel>& channel) {
   AddCluster(routes, pb::Cluster::NewStub(channel));
   AddMaintenance(routes, pb::Maintenance::NewStub(channel));
   AddAuth(routes, pb::Auth::NewStub(channel));
+  AddLockAndElection(routes, v3lockpb::Lock::NewStub(channel),
+                     v3electionpb::Election::NewStub(channel));
   return routes;
 }
 

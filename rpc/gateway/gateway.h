@@ -16,13 +16,14 @@
 //   and close their sending side, then stream every response as a chunk
 //   {"result":<message>} followed by "\n"; a stream that fails after its
 //   first response ends with {"error":{"grpc_code":..,"http_code":..,
-//   "message":..,"http_status":..}}. Maintenance.Snapshot streams the same
-//   way. When the HTTP client disconnects, its gRPC stream is cancelled;
+//   "message":..,"http_status":..}}. Maintenance.Snapshot and
+//   Election.Observe stream the same way. When the HTTP client disconnects, its
+//   gRPC stream is cancelled;
 // - the Authorization header travels as gRPC metadata `authorization`.
 //
-// Not served (yet): etcd's v3lock and v3election routes (`/v3/lock/*`,
-// `/v3/election/*`), which need those gRPC services; and the websocket
-// upgrade etcd offers on the same paths.
+// Also etcd's v3lock and v3election routes (`/v3/lock`, `/v3/election/*`;
+// Observe streams). Not served: the websocket upgrade etcd offers on the
+// same paths.
 //
 // Threading: every call runs on the httplib worker thread serving the
 // request; a stream holds that thread for its whole life (size the server's

@@ -290,6 +290,13 @@ TEST_F(GatewayTest, PrefixesAndRouting) {
   }
   Reply unknown = Post("/v3/kv/nothing", "{}");
   EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.body, "Not Found\n");  // grpc-gateway's, not JSON
+  // The v3lock and v3election routes reach gRPC (an answer or a gRPC error
+  // in JSON, whether or not this member serves those services yet).
+  for (const char* path : {"/v3/lock/unlock", "/v3/election/leader"}) {
+    Reply r = Post(path, "{}");
+    EXPECT_TRUE(absl::StartsWith(r.body, "{")) << path << " " << r.body;
+  }
   httplib::Client client(Url());
   auto get = client.Get("/v3/kv/range");
   ASSERT_TRUE(get);
