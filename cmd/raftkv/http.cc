@@ -1,4 +1,5 @@
-// HTTP endpoints on --listen-metrics-urls, as etcd serves them:
+// HTTP endpoints on --listen-metrics-urls and on the http:// client URLs
+// (next to gRPC, through rpc/http/client_mux.h), as etcd serves them:
 //   GET /health, /readyz  200 {"health":"true"} when a leader exists and a
 //                         linearizable read completes within 1 s, else 503
 //   GET /livez            200 while the member runs (no Raft round trip)
@@ -31,88 +32,112 @@ int64_t ResidentBytes() {
 
 }  // namespace
 
+void Member::AddHttpRoutes(httplib::Server* http) {
+  rpc::EtcdServer* server = server_.get();
+  auto health = [server](const httplib::Request&, httplib::Response& res) {
+    std::string reason;
+    if (server->node().status().leader == 0) {
+      reason = "RAFT NO LEADER";
+    } else {
+      auto done = std::make_shared<absl::Notification>();
+      auto error = std::make_shared<absl::Status>();
+      server->LinearizableRead([done] { done->Notify(); },
+                               [done, error](absl::Status s) {
+                                 *error = s;
+                                 done->Notify();
+                               });
+      if (!done->WaitForNotificationWithTimeout(absl::Seconds(1))) {
+        reason = "QUORUM READ TIMEOUT";
+      } else if (!error->ok()) {
+        reason = std::string(error->message());
+      }
+    }
+    res.status = reason.empty() ? 200 : 503;
+    res.set_content(
+        absl::StrCat(R"({"health":")", reason.empty() ? "true" : "false",
+                     R"(","reason":")", reason, R"("})"),
+        "application/json");
+  };
+  http->Get("/health", health);
+  http->Get("/readyz", health);
+  http->Get("/livez",
+            [server](const httplib::Request&, httplib::Response& res) {
+              const bool ok = server->node().health().ok();
+              res.status = ok ? 200 : 503;
+              res.set_content(ok ? "ok\n" : "failed\n", "text/plain");
+            });
+  http->Get("/version", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kVersionJson, "application/json");
+  });
+  const HandlerProxy* proxy = &proxy_;
+  const auto* muxes = &client_muxes_;
+  http->Get("/metrics", [server, proxy, muxes](const httplib::Request&,
+                                               httplib::Response& res) {
+    const raft::NodeStatus st = server->node().status();
+    std::string out;
+    absl::StrAppend(&out, "etcd_server_has_leader ", st.leader != 0 ? 1 : 0,
+                    "\n");
+    absl::StrAppend(&out, "etcd_server_is_leader ", st.leader == st.id ? 1 : 0,
+                    "\n");
+    absl::StrAppend(&out, "etcd_mvcc_db_total_size_in_bytes ",
+                    server->state_machine().store()->ApproximateSize(), "\n");
+    absl::StrAppend(&out, "etcd_server_proposals_committed_total ", st.commit,
+                    "\n");
+    absl::StrAppend(&out, "etcd_server_proposals_applied_total ", st.applied,
+                    "\n");
+    absl::StrAppend(&out, "process_resident_memory_bytes ", ResidentBytes(),
+                    "\n");
+    absl::StrAppend(&out, "raftkv_snapshots_sent_total ",
+                    proxy->snapshots_sent(), "\n");
+    absl::StrAppend(&out, "raftkv_snapshots_received_total ",
+                    proxy->snapshots_received(), "\n");
+    // Peer messages the Raft core refused, by kind (raft/message_check.h).
+    for (int k = 1; k < raft::kNumRefusalKinds; ++k) {
+      const char* kind = raft::RefusalName(static_cast<raft::Refusal>(k));
+      auto it = st.refused.find(kind);
+      absl::StrAppend(&out, "raftkv_peer_messages_refused_total{kind=\"", kind,
+                      "\"} ", it == st.refused.end() ? 0 : it->second, "\n");
+    }
+    // Client-port connections by how the mux (rpc/http/client_mux.h)
+    // dealt with them.
+    rpc::http::ClientMux::Stats mux;
+    for (const auto& m : *muxes) {
+      const rpc::http::ClientMux::Stats s = m->stats();
+      mux.grpc += s.grpc;
+      mux.http += s.http;
+      mux.silent += s.silent;
+      mux.closed += s.closed;
+      mux.refused += s.refused;
+    }
+    for (const auto& [kind, n] :
+         {std::pair<const char*, int64_t>{"grpc", mux.grpc},
+          {"http", mux.http},
+          {"silent", mux.silent},
+          {"closed", mux.closed},
+          {"refused", mux.refused}}) {
+      absl::StrAppend(&out, "raftkv_client_connections_total{kind=\"", kind,
+                      "\"} ", n, "\n");
+    }
+    res.set_content(out, "text/plain; version=0.0.4");
+  });
+  // Other methods on these paths: 405, as etcd answers.
+  for (const char* path : {"/health", "/readyz", "/livez", "/version"}) {
+    auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
+      res.status = 405;
+    };
+    http->Post(path, not_allowed);
+    http->Put(path, not_allowed);
+    http->Delete(path, not_allowed);
+  }
+}
+
 absl::Status Member::StartHttp() {
   for (const auto& url : config_.listen_metrics_urls) {
     auto hp = HostPort(url, "--listen-metrics-urls");
     if (!hp.ok()) return hp.status();
     const size_t colon = hp->rfind(':');
     auto http = std::make_unique<httplib::Server>();
-    rpc::EtcdServer* server = server_.get();
-    auto health = [server](const httplib::Request&, httplib::Response& res) {
-      std::string reason;
-      if (server->node().status().leader == 0) {
-        reason = "RAFT NO LEADER";
-      } else {
-        auto done = std::make_shared<absl::Notification>();
-        auto error = std::make_shared<absl::Status>();
-        server->LinearizableRead([done] { done->Notify(); },
-                                 [done, error](absl::Status s) {
-                                   *error = s;
-                                   done->Notify();
-                                 });
-        if (!done->WaitForNotificationWithTimeout(absl::Seconds(1))) {
-          reason = "QUORUM READ TIMEOUT";
-        } else if (!error->ok()) {
-          reason = std::string(error->message());
-        }
-      }
-      res.status = reason.empty() ? 200 : 503;
-      res.set_content(
-          absl::StrCat(R"({"health":")", reason.empty() ? "true" : "false",
-                       R"(","reason":")", reason, R"("})"),
-          "application/json");
-    };
-    http->Get("/health", health);
-    http->Get("/readyz", health);
-    http->Get("/livez",
-              [server](const httplib::Request&, httplib::Response& res) {
-                const bool ok = server->node().health().ok();
-                res.status = ok ? 200 : 503;
-                res.set_content(ok ? "ok\n" : "failed\n", "text/plain");
-              });
-    http->Get("/version", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(kVersionJson, "application/json");
-    });
-    const HandlerProxy* proxy = &proxy_;
-    http->Get("/metrics", [server, proxy](const httplib::Request&,
-                                          httplib::Response& res) {
-      const raft::NodeStatus st = server->node().status();
-      std::string out;
-      absl::StrAppend(&out, "etcd_server_has_leader ", st.leader != 0 ? 1 : 0,
-                      "\n");
-      absl::StrAppend(&out, "etcd_server_is_leader ",
-                      st.leader == st.id ? 1 : 0, "\n");
-      absl::StrAppend(&out, "etcd_mvcc_db_total_size_in_bytes ",
-                      server->state_machine().store()->ApproximateSize(), "\n");
-      absl::StrAppend(&out, "etcd_server_proposals_committed_total ", st.commit,
-                      "\n");
-      absl::StrAppend(&out, "etcd_server_proposals_applied_total ", st.applied,
-                      "\n");
-      absl::StrAppend(&out, "process_resident_memory_bytes ", ResidentBytes(),
-                      "\n");
-      absl::StrAppend(&out, "raftkv_snapshots_sent_total ",
-                      proxy->snapshots_sent(), "\n");
-      absl::StrAppend(&out, "raftkv_snapshots_received_total ",
-                      proxy->snapshots_received(), "\n");
-      // Peer messages the Raft core refused, by kind (raft/message_check.h).
-      for (int k = 1; k < raft::kNumRefusalKinds; ++k) {
-        const char* kind = raft::RefusalName(static_cast<raft::Refusal>(k));
-        auto it = st.refused.find(kind);
-        absl::StrAppend(&out, "raftkv_peer_messages_refused_total{kind=\"",
-                        kind, "\"} ", it == st.refused.end() ? 0 : it->second,
-                        "\n");
-      }
-      res.set_content(out, "text/plain; version=0.0.4");
-    });
-    // Other methods on these paths: 405, as etcd answers.
-    for (const char* path : {"/health", "/readyz", "/livez", "/version"}) {
-      auto not_allowed = [](const httplib::Request&, httplib::Response& res) {
-        res.status = 405;
-      };
-      http->Post(path, not_allowed);
-      http->Put(path, not_allowed);
-      http->Delete(path, not_allowed);
-    }
+    AddHttpRoutes(http.get());
     const std::string host = hp->substr(0, colon);
     const int port = std::stoi(hp->substr(colon + 1));
     if (!http->bind_to_port(host, port)) {

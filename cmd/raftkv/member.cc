@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
@@ -287,12 +288,33 @@ absl::Status Member::StartClientServer() {
   watch_service_ =
       std::make_unique<rpc::WatchService>(server_.get(), watch_hub_.get());
   grpc::ServerBuilder builder;
+  // http:// URLs: the mux listens and hands gRPC's connections over
+  // (rpc/http/client_mux.h); https:// ones: gRPC's own TLS listener.
+  std::vector<std::string> mux_urls;
   for (const auto& url : config_.listen_client_urls) {
     auto hp = HostPort(url, "--listen-client-urls");
     if (!hp.ok()) return hp.status();
+    if (!absl::StartsWith(url, "https://")) {
+      const size_t colon = hp->rfind(':');
+      auto mux = rpc::http::ClientMux::Listen(hp->substr(0, colon),
+                                              std::stoi(hp->substr(colon + 1)));
+      if (!mux.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("raftkv: --listen-client-urls ", url, ": ",
+                         mux.status().message()));
+      }
+      client_muxes_.push_back(std::move(*mux));
+      mux_urls.push_back(url);
+      continue;
+    }
     auto credentials = ListenerCredentials(config_, "client", url);
     if (!credentials.ok()) return credentials.status();
     builder.AddListeningPort(*hp, *credentials);
+  }
+  if (config_.max_concurrent_streams > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                               static_cast<int>(std::min<uint32_t>(
+                                   config_.max_concurrent_streams, INT32_MAX)));
   }
   // A connection that does not finish its TLS handshake within 5 s (a
   // client that connects and sends nothing) is closed, so idle sockets
@@ -313,7 +335,19 @@ absl::Status Member::StartClientServer() {
         absl::StrCat("raftkv: cannot listen on --listen-client-urls ",
                      config_.listen_client_urls[0]));
   }
+  client_http_ = std::make_unique<rpc::http::HttpServer>();
+  RegisterClientHttpRoutes(client_http_.get());
+  for (size_t i = 0; i < client_muxes_.size(); ++i) {
+    client_muxes_[i]->Start(client_server_.get(), client_http_.get());
+    std::fprintf(stderr,
+                 "raftkv: serving gRPC and HTTP on client URL %s at port %d\n",
+                 mux_urls[i].c_str(), client_muxes_[i]->port());
+  }
   return absl::OkStatus();
+}
+
+void Member::RegisterClientHttpRoutes(httplib::Server* http) {
+  AddHttpRoutes(http);
 }
 
 void Member::OnMembership(const kvpb::MemberList& list) {
@@ -354,6 +388,9 @@ void Member::Removed() {
 }
 
 Member::~Member() {
+  // Before anything their HTTP handlers use; destroyed after the metrics
+  // servers, whose /metrics reads their counts.
+  for (auto& mux : client_muxes_) mux->Stop();
   for (auto& h : http_) h->stop();
   for (auto& t : http_threads_) t.join();
   if (client_server_)

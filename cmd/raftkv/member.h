@@ -17,6 +17,7 @@
 #include "kv/state_machine.h"
 #include "kv/watch/watch_hub.h"
 #include "raft/node/node.h"
+#include "rpc/http/client_mux.h"
 #include "rpc/peer/peer_server.h"
 #include "rpc/peer/peer_service.h"
 #include "rpc/peer/peer_transport.h"
@@ -83,6 +84,13 @@ class Member {
   explicit Member(const ServerConfig& c);
   absl::Status Open();
   absl::Status StartClientServer();
+  // Everything the client URLs serve over HTTP/1.1, on `http`: the probes
+  // and /metrics of AddHttpRoutes, and the JSON gateway (/v3/...).
+  // REQUIRES: client_server_ is started.
+  void RegisterClientHttpRoutes(httplib::Server* http);
+  // /health, /readyz, /livez, /version and /metrics (http.cc): served on the
+  // metrics URLs and the http:// client URLs alike.
+  void AddHttpRoutes(httplib::Server* http);
   absl::Status StartHttp();
   // Keeps the transport's peers in step with the member list (apply
   // thread); notices this member's own removal.
@@ -113,6 +121,12 @@ class Member {
   std::unique_ptr<rpc::LeaseService> lease_service_;
   std::unique_ptr<rpc::WatchService> watch_service_;
   std::unique_ptr<grpc::Server> client_server_;
+  // HTTP/1.1 on the http:// client URLs, shared by their muxes; declared
+  // before them, so destroyed after them.
+  std::unique_ptr<rpc::http::HttpServer> client_http_;
+  // One per http:// client URL: gRPC and HTTP/1.1 on one port. Stopped
+  // before client_server_ and server_, which their connections use.
+  std::vector<std::unique_ptr<rpc::http::ClientMux>> client_muxes_;
   std::vector<std::unique_ptr<httplib::Server>> http_;
   std::vector<std::thread> http_threads_;
 };

@@ -1,0 +1,157 @@
+// ClientMux: one plain-TCP client port serving both gRPC and HTTP/1.1, as
+// etcd's client port does (etcd uses cmux).
+//
+// The mux owns the listening socket. Each accepted connection is held, with
+// no thread of its own, until its first bytes arrive (peeked with MSG_PEEK,
+// so nothing is consumed):
+//   - the HTTP/2 connection preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") ->
+//     the file descriptor is handed to the gRPC server
+//     (grpc::AddInsecureChannelFromFd): from then on gRPC alone reads it, so
+//     the mux adds nothing to the cost of an RPC;
+//   - anything else -> HTTP/1.1, served in-process by an HttpServer (a
+//     cpp-httplib server) on a thread of the connection's own;
+//   - nothing within `sniff_timeout`, or the peer closes first -> closed and
+//     counted, so silent connections cannot pile up.
+// https:// client URLs are not the mux's business: gRPC's TLS listener
+// serves them.
+//
+// Thread safety: Start, stats and the destructor may be called from any
+// thread. One accept thread (named job: accept and classify) owns the
+// listening socket and the connections still being classified; each HTTP
+// connection runs on its own thread, joined by the accept thread once done
+// and by the destructor at the latest.
+#ifndef RAFTKV_RPC_HTTP_CLIENT_MUX_H_
+#define RAFTKV_RPC_HTTP_CLIENT_MUX_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "httplib.h"
+
+namespace raftkv::rpc::http {
+
+// A cpp-httplib server that serves connections somebody else accepted.
+// httplib::Server accepts on its own socket only; its per-request step
+// (process_request) is protected, so this subclass runs the keep-alive loop
+// itself over a Stream on the given socket. Routes are registered with the
+// usual Get/Post/... before the first Serve.
+//
+// Thread safety: as httplib::Server once its routes are registered: Serve
+// may run on many threads at once.
+class HttpServer : public httplib::Server {
+ public:
+  // Serves HTTP/1.1 requests on the connected socket `fd` until the client
+  // closes it, it stays idle past the keep-alive timeout, the keep-alive
+  // request limit is reached, or a request is malformed (answered 400).
+  // Does not close `fd`.
+  void Serve(int fd);
+};
+
+struct ClientMuxOptions {
+  // A connection that sends nothing identifiable within this long is closed.
+  absl::Duration sniff_timeout = absl::Seconds(3);
+  // HTTP/1.1 connections served at once; more are closed on arrival.
+  int max_http_connections = 64;
+  // Connections accepted but not yet classified; more are closed on arrival.
+  int max_pending = 1024;
+};
+
+class ClientMux {
+ public:
+  // Connection counts since start, by outcome.
+  struct Stats {
+    int64_t grpc = 0;     // handed to the gRPC server
+    int64_t http = 0;     // served as HTTP/1.1
+    int64_t silent = 0;   // closed: nothing within sniff_timeout
+    int64_t closed = 0;   // the peer closed (or failed) before sending
+    int64_t refused = 0;  // closed on arrival: too many pending or HTTP
+  };
+
+  // Binds and listens on `host`:`port` (a numeric IPv4 address or
+  // "localhost"; port 0 picks a free one, see port()). Serves nothing until
+  // Start.
+  static absl::StatusOr<std::unique_ptr<ClientMux>> Listen(
+      const std::string& host, int port, ClientMuxOptions options = {});
+  ~ClientMux();  // Stop()s
+  ClientMux(const ClientMux&) = delete;
+  ClientMux& operator=(const ClientMux&) = delete;
+
+  // Stops accepting (closes the listening socket, resetting connections
+  // not accepted yet), closes every connection still being classified, ends
+  // the HTTP connections (their sockets are shut down) and joins every
+  // thread. Connections already handed to gRPC are gRPC's. Idempotent;
+  // stats() stays valid after it. REQUIRES: not called from an HTTP
+  // handler of this mux.
+  void Stop();
+
+  // The port actually listened on.
+  int port() const { return port_; }
+
+  // Starts accepting. REQUIRES: called once; `grpc` (started, and built so
+  // that it accepts channels from file descriptors: any grpc::Server does)
+  // and `http` (routes registered) outlive this mux.
+  void Start(grpc::Server* grpc, HttpServer* http);
+
+  Stats stats() const;
+
+ private:
+  // A connection accepted and not yet classified.
+  struct Pending {
+    int fd;
+    absl::Time deadline;
+    // Peeked bytes so far were a proper prefix of the HTTP/2 preface: wait
+    // for more without polling for input (it is already there).
+    bool partial = false;
+  };
+  // What a connection's first bytes say: gRPC, HTTP/1.1, nothing yet, a
+  // proper prefix of the preface so far, or the peer closed.
+  enum class Kind { kGrpc, kHttp, kWait, kPartial, kClosed };
+
+  ClientMux(int listen_fd, int port, const int wake[2],
+            ClientMuxOptions options);
+  void AcceptLoop();
+  void AcceptAll(std::vector<Pending>* pending);
+  static Kind Classify(int fd);
+  void ServeHttp(int fd);
+  void JoinFinished() ABSL_LOCKS_EXCLUDED(mu_);
+
+  int listen_fd_;  // -1 once Stop closed it
+  const int port_;
+  const ClientMuxOptions options_;
+  // A pipe; written once to wake the accept thread for shutdown.
+  int wake_[2];
+  grpc::Server* grpc_ = nullptr;
+  HttpServer* http_ = nullptr;
+  std::atomic<bool> stopping_{false};
+  std::thread accept_thread_;
+
+  std::atomic<int64_t> grpc_count_{0}, http_count_{0}, silent_count_{0},
+      closed_count_{0}, refused_count_{0};
+
+  absl::Mutex mu_;
+  // The HTTP connections' threads, by connection number.
+  std::map<uint64_t, std::thread> http_threads_ ABSL_GUARDED_BY(mu_);
+  // Connections whose thread has returned, still to be joined.
+  std::vector<uint64_t> finished_ ABSL_GUARDED_BY(mu_);
+  // Sockets of the HTTP connections being served. Invariant: a socket is
+  // closed only after leaving this set, so shutting down the members
+  // never touches a reused descriptor.
+  std::set<int> http_fds_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_connection_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace raftkv::rpc::http
+
+#endif  // RAFTKV_RPC_HTTP_CLIENT_MUX_H_
