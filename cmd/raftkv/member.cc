@@ -287,6 +287,7 @@ absl::Status Member::StartClientServer() {
   lease_service_ = std::make_unique<rpc::LeaseService>(server_.get());
   watch_service_ =
       std::make_unique<rpc::WatchService>(server_.get(), watch_hub_.get());
+  lock_service_ = std::make_unique<rpc::LockService>();
   grpc::ServerBuilder builder;
   // http:// URLs: the mux listens and hands gRPC's connections over
   // (rpc/http/client_mux.h); https:// ones: gRPC's own TLS listener.
@@ -329,12 +330,17 @@ absl::Status Member::StartClientServer() {
   builder.RegisterService(cluster_service_.get());
   builder.RegisterService(lease_service_.get());
   builder.RegisterService(watch_service_.get());
+  builder.RegisterService(lock_service_.get());
   client_server_ = builder.BuildAndStart();
   if (!client_server_) {
     return absl::FailedPreconditionError(
         absl::StrCat("raftkv: cannot listen on --listen-client-urls ",
                      config_.listen_client_urls[0]));
   }
+  // Lock and Election call the KV, Watch and Lease services above, as
+  // etcd's v3lock and v3election call etcd's own client.
+  lock_service_->SetChannel(
+      client_server_->InProcessChannel(grpc::ChannelArguments()));
   client_http_ = std::make_unique<rpc::http::HttpServer>();
   RegisterClientHttpRoutes(client_http_.get());
   for (size_t i = 0; i < client_muxes_.size(); ++i) {

@@ -23,6 +23,7 @@
 #include "rpc/peer/peer_transport.h"
 #include "rpc/server/etcd_server.h"
 #include "rpc/server/lease_service.h"
+#include "rpc/server/lock_service.h"
 #include "rpc/server/services.h"
 #include "rpc/server/watch_service.h"
 
@@ -120,6 +121,9 @@ class Member {
   std::unique_ptr<rpc::ClusterService> cluster_service_;
   std::unique_ptr<rpc::LeaseService> lease_service_;
   std::unique_ptr<rpc::WatchService> watch_service_;
+  // etcd's v3lock service, on top of the services above through
+  // client_server_'s in-process channel; destroyed after client_server_.
+  std::unique_ptr<rpc::LockService> lock_service_;
   std::unique_ptr<grpc::Server> client_server_;
   // HTTP/1.1 on the http:// client URLs, shared by their muxes; declared
   // before them, so destroyed after them.
