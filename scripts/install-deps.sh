@@ -13,6 +13,7 @@ packages=(
   clang-14 libfuzzer-14-dev libclang-rt-14-dev  # tests/fuzz (docs/fuzzing.md)
   etcd-client etcd-server
   golang-etcd-server-dev  # etcd's TLS test certificates (tests/e2e/ctl_tls_test, bench/compare --tls)
+  libyaml-cpp-dev  # raftkv --config-file (cmd/raftkv/config_file.cc)
   openssl libssl-dev  # rpc/tls (auto TLS, CRLs); tests make a second CA
   golang-go curl  # tests/etcd_e2e: compiles and runs etcd's own e2e suite
   iproute2 iptables procps psmisc python3

@@ -1,112 +1,87 @@
 #include "cmd/raftkv/config.h"
 
-#include "absl/flags/flag.h"
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "cmd/raftkv/config_file.h"
 #include "kv/members.h"
-
-ABSL_FLAG(std::string, name, "default", "Human-readable name for this member.");
-ABSL_FLAG(std::string, data_dir, "",
-          "Path to the data directory (default: ${name}.raftkv).");
-ABSL_FLAG(std::string, listen_client_urls, "http://127.0.0.1:2379",
-          "URLs to listen on for client traffic (comma-separated).");
-ABSL_FLAG(std::string, advertise_client_urls, "",
-          "Client URLs advertised to the cluster (default: the listen URLs).");
-ABSL_FLAG(std::string, listen_peer_urls, "http://127.0.0.1:2380",
-          "URLs to listen on for peer traffic.");
-ABSL_FLAG(std::string, initial_advertise_peer_urls, "",
-          "This member's peer URLs (default: the listen peer URLs).");
-ABSL_FLAG(std::string, listen_metrics_urls, "",
-          "URLs for /health, /livez, /readyz, /version and /metrics.");
-ABSL_FLAG(std::string, initial_cluster, "",
-          "Initial cluster, e.g. n1=http://127.0.0.1:2380,n2=... "
-          "(default: ${name}=${initial-advertise-peer-urls}).");
-ABSL_FLAG(std::string, initial_cluster_state, "new",
-          "\"new\" to bootstrap a cluster, \"existing\" to join one.");
-ABSL_FLAG(std::string, initial_cluster_token, "etcd-cluster",
-          "Distinguishes clusters started from the same configuration.");
-ABSL_FLAG(uint64_t, snapshot_count, 10000,
-          "Applied entries between two log compactions.");
-ABSL_FLAG(int, heartbeat_interval, 100, "Heartbeat interval in ms.");
-ABSL_FLAG(int, election_timeout, 1000, "Election timeout in ms.");
-ABSL_FLAG(int64_t, quota_backend_bytes, 2LL << 30,
-          "Backend size quota in bytes.");
-ABSL_FLAG(int64_t, max_request_bytes, 1536 * 1024,
-          "Maximum client request size in bytes.");
-ABSL_FLAG(int64_t, max_txn_ops, 128, "Maximum operations per transaction.");
-ABSL_FLAG(absl::Duration, lease_checkpoint_interval, absl::Minutes(5),
-          "How often the leader replicates leases' remaining TTLs, so that a "
-          "new leader does not restart long leases from their full TTL.");
-ABSL_FLAG(bool, experimental_initial_corrupt_check, false,
-          "Before serving, compare this member's HashKV with its peers' and "
-          "refuse to start on a mismatch.");
-ABSL_FLAG(bool, strict_reconfig_check, true,
-          "Reject reconfiguration requests that would cause quorum loss.");
-// Transport security, with etcd's names and meanings (rpc/tls).
-ABSL_FLAG(std::string, cert_file, "",
-          "Path to the client server TLS cert file.");
-ABSL_FLAG(std::string, key_file, "", "Path to the client server TLS key file.");
-ABSL_FLAG(std::string, trusted_ca_file, "",
-          "Path to the client server TLS trusted CA file; clients must then "
-          "present a certificate it signed.");
-ABSL_FLAG(bool, client_cert_auth, false,
-          "Require client certificates signed by --trusted-ca-file.");
-ABSL_FLAG(std::string, client_crl_file, "",
-          "Path to the client certificate revocation list file.");
-ABSL_FLAG(bool, auto_tls, false,
-          "Client TLS using a generated (self-signed) certificate.");
-ABSL_FLAG(std::string, peer_cert_file, "",
-          "Path to the peer server TLS cert file.");
-ABSL_FLAG(std::string, peer_key_file, "",
-          "Path to the peer server TLS key file.");
-ABSL_FLAG(std::string, peer_trusted_ca_file, "",
-          "Path to the peer server TLS trusted CA file.");
-ABSL_FLAG(bool, peer_client_cert_auth, false,
-          "Require peers' certificates signed by --peer-trusted-ca-file.");
-ABSL_FLAG(std::string, peer_crl_file, "",
-          "Path to the peer certificate revocation list file.");
-ABSL_FLAG(bool, peer_auto_tls, false,
-          "Peer TLS using generated (self-signed) certificates.");
-ABSL_FLAG(std::string, peer_cert_allowed_cn, "",
-          "Allowed CommonName of peer certificates.");
-ABSL_FLAG(std::string, peer_cert_allowed_hostname, "",
-          "Allowed host name (SAN) of peer certificates.");
-ABSL_FLAG(std::string, cipher_suites, "",
-          "Comma-separated TLS 1.2 cipher suites (Go/IANA names) for both "
-          "client and peer connections; empty: gRPC's defaults.");
-ABSL_FLAG(std::string, tls_min_version, "TLS1.2",
-          "Minimum TLS version (TLS1.2 or below: raftkv negotiates 1.2 and "
-          "1.3).");
-ABSL_FLAG(std::string, tls_max_version, "",
-          "Maximum TLS version (empty or TLS1.3).");
-ABSL_FLAG(bool, unsafe_no_read_index, false,
-          "TEST ONLY: serve linearizable reads from local state.");
-ABSL_FLAG(bool, unsafe_no_fsync, false,
-          "TEST ONLY: never fsync the WAL (acknowledged writes can be lost).");
-ABSL_FLAG(bool, unsafe_ack_before_commit, false,
-          "TEST ONLY: answer a write as soon as the leader has taken it, "
-          "before it commits (acknowledged writes can be lost).");
 
 namespace raftkv::cmd {
 namespace {
 
-std::vector<std::string> SplitUrls(const std::string& s) {
-  return absl::StrSplit(s, ',', absl::SkipWhitespace());
+// etcd's quota when --quota-backend-bytes is 0.
+constexpr int64_t kDefaultQuotaBytes = 2LL << 30;
+// etcd refuses longer election timeouts (embed.Config.Validate).
+constexpr uint64_t kMaxElectionMs = 50000;
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  for (absl::string_view item :
+       absl::StrSplit(s, ',', absl::SkipWhitespace())) {
+    out.emplace_back(absl::StripAsciiWhitespace(item));
+  }
+  return out;
 }
 
-absl::Status ParseInitialCluster(const std::string& spec, ServerConfig* c) {
+bool GetBool(const FlagValues& v, absl::string_view name) {
+  const std::string s = v.Get(name);
+  return s == "1" || s == "t" || s == "T" || s == "true" || s == "TRUE" ||
+         s == "True";
+}
+
+// REQUIRES: the value passed CheckValue for its unsigned or signed kind.
+uint64_t GetUint(const FlagValues& v, absl::string_view name) {
+  return std::strtoull(v.Get(name).c_str(), nullptr, 0);
+}
+int64_t GetInt(const FlagValues& v, absl::string_view name) {
+  return std::strtoll(v.Get(name).c_str(), nullptr, 0);
+}
+absl::Duration GetDuration(const FlagValues& v, absl::string_view name) {
+  absl::Duration d;
+  if (!absl::ParseDuration(v.Get(name), &d)) d = absl::ZeroDuration();
+  return d;
+}
+
+absl::Status Invalid(const FlagValues& v, absl::string_view name,
+                     absl::string_view why) {
+  return absl::InvalidArgumentError(absl::StrCat(v.Origin(name), " ", why));
+}
+
+absl::Status OneOf(const FlagValues& v, absl::string_view name,
+                   std::vector<std::string> valid) {
+  const std::string value = v.Get(name);
+  if (std::find(valid.begin(), valid.end(), value) != valid.end()) {
+    return absl::OkStatus();
+  }
+  return Invalid(v, name,
+                 absl::StrCat("must be one of ", absl::StrJoin(valid, ", "),
+                              ", not \"", value, "\""));
+}
+
+absl::Status ParseInitialCluster(const std::string& spec,
+                                 const std::string& origin, ServerConfig* c) {
   for (absl::string_view item : absl::StrSplit(spec, ',', absl::SkipEmpty())) {
     std::vector<std::string> kv = absl::StrSplit(item, absl::MaxSplits('=', 1));
     if (kv.size() != 2 || kv[0].empty() || kv[1].empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--initial-cluster: expected name=url, got \"", item, "\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": expected name=url, got \"", item, "\""));
     }
-    if (absl::Status s = HostPort(kv[1], "--initial-cluster").status();
-        !s.ok()) {
+    if (absl::Status s = HostPort(kv[1], origin).status(); !s.ok()) {
       return s;
     }
+    // A name may repeat: one member with several peer URLs.
     c->initial_cluster[kv[0]].push_back(kv[1]);
   }
   return absl::OkStatus();
@@ -144,30 +119,33 @@ absl::Status ComputeMembers(ServerConfig* c) {
 
 bool AnyHttps(const std::vector<std::string>& urls) {
   for (const auto& u : urls) {
-    if (u.rfind("https://", 0) == 0) return true;
+    if (u.rfind("https://", 0) == 0 || u.rfind("unixs://", 0) == 0) {
+      return true;
+    }
   }
   return false;
 }
 
-absl::Status TlsFromFlags(ServerConfig* c) {
+absl::Status Tls(const FlagValues& v, ServerConfig* c) {
   rpc::tls::TlsInfo& client = c->client_tls;
   client.side = "client";
-  client.cert_file = absl::GetFlag(FLAGS_cert_file);
-  client.key_file = absl::GetFlag(FLAGS_key_file);
-  client.trusted_ca_file = absl::GetFlag(FLAGS_trusted_ca_file);
-  client.client_cert_auth = absl::GetFlag(FLAGS_client_cert_auth);
-  client.crl_file = absl::GetFlag(FLAGS_client_crl_file);
-  client.auto_tls = absl::GetFlag(FLAGS_auto_tls) && client.cert_file.empty();
+  client.cert_file = v.Get("cert-file");
+  client.key_file = v.Get("key-file");
+  client.trusted_ca_file = v.Get("trusted-ca-file");
+  client.client_cert_auth = GetBool(v, "client-cert-auth");
+  client.crl_file = v.Get("client-crl-file");
+  client.allowed_hostname = v.Get("client-cert-allowed-hostname");
+  client.auto_tls = GetBool(v, "auto-tls") && client.cert_file.empty();
   rpc::tls::TlsInfo& peer = c->peer_tls;
   peer.side = "peer";
-  peer.cert_file = absl::GetFlag(FLAGS_peer_cert_file);
-  peer.key_file = absl::GetFlag(FLAGS_peer_key_file);
-  peer.trusted_ca_file = absl::GetFlag(FLAGS_peer_trusted_ca_file);
-  peer.client_cert_auth = absl::GetFlag(FLAGS_peer_client_cert_auth);
-  peer.crl_file = absl::GetFlag(FLAGS_peer_crl_file);
-  peer.auto_tls = absl::GetFlag(FLAGS_peer_auto_tls) && peer.cert_file.empty();
-  peer.allowed_cn = absl::GetFlag(FLAGS_peer_cert_allowed_cn);
-  peer.allowed_hostname = absl::GetFlag(FLAGS_peer_cert_allowed_hostname);
+  peer.cert_file = v.Get("peer-cert-file");
+  peer.key_file = v.Get("peer-key-file");
+  peer.trusted_ca_file = v.Get("peer-trusted-ca-file");
+  peer.client_cert_auth = GetBool(v, "peer-client-cert-auth");
+  peer.crl_file = v.Get("peer-crl-file");
+  peer.auto_tls = GetBool(v, "peer-auto-tls") && peer.cert_file.empty();
+  peer.allowed_cn = v.Get("peer-cert-allowed-cn");
+  peer.allowed_hostname = v.Get("peer-cert-allowed-hostname");
   for (const rpc::tls::TlsInfo* info : {&client, &peer}) {
     if (absl::Status s = rpc::tls::Validate(*info); !s.ok()) return s;
   }
@@ -190,14 +168,256 @@ absl::Status TlsFromFlags(ServerConfig* c) {
         "raftkv: --listen-metrics-urls: https metrics URLs are not supported "
         "yet; use http");
   }
-  if (absl::Status s =
-          rpc::tls::CheckVersions(absl::GetFlag(FLAGS_tls_min_version),
-                                  absl::GetFlag(FLAGS_tls_max_version));
+  if (absl::Status s = rpc::tls::CheckVersions(v.Get("tls-min-version"),
+                                               v.Get("tls-max-version"));
       !s.ok()) {
     return s;
   }
-  return rpc::tls::SetCipherSuites(absl::StrSplit(
-      absl::GetFlag(FLAGS_cipher_suites), ',', absl::SkipWhitespace()));
+  return rpc::tls::SetCipherSuites(SplitList(v.Get("cipher-suites")));
+}
+
+// etcd binds only to IP addresses, "localhost" and unix sockets.
+absl::Status CheckBindable(const std::vector<std::string>& urls,
+                           const std::string& origin) {
+  for (const auto& url : urls) {
+    if (absl::StartsWith(url, "unix")) continue;
+    auto hp = HostPort(url, origin);
+    if (!hp.ok()) return hp.status();
+    std::string host = hp->substr(0, hp->rfind(':'));
+    if (host.size() > 1 && host.front() == '[') {
+      host = host.substr(1, host.size() - 2);
+    }
+    if (host == "localhost") continue;
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, host.c_str(), buf) != 1 &&
+        inet_pton(AF_INET6, host.c_str(), buf) != 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": expected IP in URL for binding (", url, ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Urls(const FlagValues& v, ServerConfig* c) {
+  c->listen_client_urls = SplitList(v.Get("listen-client-urls"));
+  c->advertise_client_urls = SplitList(v.Get("advertise-client-urls"));
+  if (c->advertise_client_urls.empty()) {
+    c->advertise_client_urls = c->listen_client_urls;
+  }
+  c->listen_peer_urls = SplitList(v.Get("listen-peer-urls"));
+  c->initial_advertise_peer_urls =
+      SplitList(v.Get("initial-advertise-peer-urls"));
+  if (c->initial_advertise_peer_urls.empty()) {
+    c->initial_advertise_peer_urls = c->listen_peer_urls;
+  }
+  c->listen_metrics_urls = SplitList(v.Get("listen-metrics-urls"));
+  for (const auto& [flag, urls] :
+       std::vector<std::pair<std::string, std::vector<std::string>*>>{
+           {"listen-client-urls", &c->listen_client_urls},
+           {"listen-peer-urls", &c->listen_peer_urls},
+           {"listen-metrics-urls", &c->listen_metrics_urls},
+           {"advertise-client-urls", &c->advertise_client_urls},
+           {"initial-advertise-peer-urls", &c->initial_advertise_peer_urls}}) {
+    for (const auto& u : *urls) {
+      if (absl::Status s = HostPort(u, v.Origin(flag)).status(); !s.ok()) {
+        return s;
+      }
+    }
+    if (absl::StartsWith(flag, "listen-")) {
+      if (absl::Status s = CheckBindable(*urls, v.Origin(flag)); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  if (c->listen_client_urls.empty() || c->listen_peer_urls.empty()) {
+    return absl::InvalidArgumentError(
+        "--listen-client-urls and --listen-peer-urls must not be empty");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Cluster(const FlagValues& v, ServerConfig* c) {
+  c->cluster_token = v.Get("initial-cluster-token");
+  std::string spec = v.Get("initial-cluster");
+  if (spec.empty()) {
+    for (const auto& u : c->initial_advertise_peer_urls) {
+      absl::StrAppend(&spec, spec.empty() ? "" : ",", c->name, "=", u);
+    }
+  }
+  if (absl::Status s =
+          ParseInitialCluster(spec, v.Origin("initial-cluster"), c);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = OneOf(v, "initial-cluster-state", {"new", "existing"});
+      !s.ok()) {
+    return s;
+  }
+  c->new_cluster = v.Get("initial-cluster-state") == "new";
+  return absl::OkStatus();
+}
+
+absl::Status Raft(const FlagValues& v, ServerConfig* c) {
+  c->snapshot_count = GetUint(v, "snapshot-count");
+  const uint64_t heartbeat = GetUint(v, "heartbeat-interval");
+  const uint64_t election = GetUint(v, "election-timeout");
+  if (heartbeat == 0 || election < 2 * heartbeat) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(v.Origin("election-timeout"), " must be at least twice ",
+                     v.Origin("heartbeat-interval"), " (and both positive)"));
+  }
+  if (election > kMaxElectionMs) {
+    return Invalid(v, "election-timeout",
+                   absl::StrCat("[", election,
+                                "ms] is too long, and should be set less "
+                                "than ",
+                                kMaxElectionMs, "ms"));
+  }
+  c->heartbeat_ms = static_cast<int>(heartbeat);
+  c->election_ms = static_cast<int>(election);
+  if (c->snapshot_count == 0) {
+    return Invalid(v, "snapshot-count", "must be positive");
+  }
+  c->strict_reconfig_check = GetBool(v, "strict-reconfig-check");
+  c->initial_corrupt_check = GetBool(v, "experimental-initial-corrupt-check");
+  c->unsafe_no_read_index = GetBool(v, "unsafe-no-read-index");
+  c->unsafe_no_fsync = GetBool(v, "unsafe-no-fsync");
+  c->unsafe_ack_before_commit = GetBool(v, "unsafe-ack-before-commit");
+  return absl::OkStatus();
+}
+
+absl::Status Limits(const FlagValues& v, ServerConfig* c) {
+  c->quota_backend_bytes = GetInt(v, "quota-backend-bytes");
+  if (c->quota_backend_bytes == 0) c->quota_backend_bytes = kDefaultQuotaBytes;
+  c->max_request_bytes = static_cast<int64_t>(GetUint(v, "max-request-bytes"));
+  c->max_txn_ops = static_cast<int64_t>(GetUint(v, "max-txn-ops"));
+  if (c->max_request_bytes <= 0 || c->max_txn_ops <= 0) {
+    return absl::InvalidArgumentError(
+        "--max-request-bytes and --max-txn-ops must be positive");
+  }
+  // etcd's default, math.MaxUint32, is gRPC's own (no limit): 0 here.
+  const uint64_t streams = GetUint(v, "max-concurrent-streams");
+  c->max_concurrent_streams =
+      streams == 0xffffffffULL ? 0 : static_cast<uint32_t>(streams);
+  c->enable_grpc_gateway = GetBool(v, "enable-grpc-gateway");
+  return absl::OkStatus();
+}
+
+absl::Status Leases(const FlagValues& v, ServerConfig* c) {
+  c->lease_checkpoint_interval = GetDuration(v, "lease-checkpoint-interval");
+  if (c->lease_checkpoint_interval <= absl::ZeroDuration()) {
+    return Invalid(v, "lease-checkpoint-interval", "must be positive");
+  }
+  if (GetBool(v, "experimental-enable-lease-checkpoint-persist") &&
+      !GetBool(v, "experimental-enable-lease-checkpoint")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "setting ", v.Origin("experimental-enable-lease-checkpoint-persist"),
+        " requires experimental-enable-lease-checkpoint"));
+  }
+  c->watch_progress_notify_interval =
+      GetDuration(v, "experimental-watch-progress-notify-interval");
+  if (c->watch_progress_notify_interval < absl::Milliseconds(100)) {
+    return Invalid(v, "experimental-watch-progress-notify-interval",
+                   "must be at least 100ms");
+  }
+  return OneOf(v, "auto-compaction-mode", {"periodic", "revision", ""});
+}
+
+// etcd's --auth-token: "simple", or "jwt,key=value,..." with a known
+// sign-method, a ttl duration, and readable key files.
+absl::Status AuthToken(const FlagValues& v, ServerConfig* c) {
+  const std::string token = v.Get("auth-token");
+  std::vector<std::string> parts = absl::StrSplit(token, ',');
+  const std::string& type = parts[0];
+  if (type != "simple" && type != "jwt") {
+    return Invalid(
+        v, "auth-token",
+        absl::StrCat("\"", token, "\": the token type must be simple or jwt"));
+  }
+  std::map<std::string, std::string> opts;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    std::vector<std::string> kv = absl::StrSplit(parts[i], '=');
+    if (kv.size() != 2 || !opts.emplace(kv[0], kv[1]).second) {
+      return Invalid(v, "auth-token",
+                     absl::StrCat("\"", token, "\": bad or repeated option \"",
+                                  parts[i], "\""));
+    }
+  }
+  if (type == "jwt") {
+    static const std::vector<std::string> kMethods = {
+        "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+        "ES256", "ES384", "ES512", "HS256", "HS384", "HS512"};
+    if (std::find(kMethods.begin(), kMethods.end(), opts["sign-method"]) ==
+        kMethods.end()) {
+      return Invalid(
+          v, "auth-token",
+          absl::StrCat("\"", token, "\": jwt needs sign-method=one of ",
+                       absl::StrJoin(kMethods, ",")));
+    }
+    absl::Duration ttl;
+    if (!opts["ttl"].empty() && !absl::ParseDuration(opts["ttl"], &ttl)) {
+      return Invalid(v, "auth-token",
+                     absl::StrCat("\"", token, "\": ttl is not a duration"));
+    }
+    for (const char* key : {"pub-key", "priv-key"}) {
+      const std::string& file = opts[key];
+      if (!file.empty() && access(file.c_str(), R_OK) != 0) {
+        return Invalid(
+            v, "auth-token",
+            absl::StrCat(key, " file \"", file, "\": ", std::strerror(errno)));
+      }
+    }
+  } else if (parts.size() > 1) {
+    return Invalid(v, "auth-token", "simple takes no options");
+  }
+  c->auth_token = token;
+  const uint64_t cost = GetUint(v, "bcrypt-cost");
+  if (cost < 4 || cost > 31) {
+    return Invalid(v, "bcrypt-cost", "must be between 4 and 31");
+  }
+  c->bcrypt_cost = static_cast<uint32_t>(cost);
+  c->auth_token_ttl = GetUint(v, "auth-token-ttl");
+  return absl::OkStatus();
+}
+
+absl::Status Logging(const FlagValues& v, ServerConfig* c) {
+  if (absl::Status s = OneOf(v, "logger", {"capnslog", "zap"}); !s.ok()) {
+    return s;
+  }
+  c->logger = v.Get("logger");
+  if (absl::Status s =
+          OneOf(v, "log-level",
+                {"debug", "info", "warn", "error", "dpanic", "panic", "fatal"});
+      !s.ok()) {
+    return s;
+  }
+  c->log_level = GetBool(v, "debug") ? "debug" : v.Get("log-level");
+  // The deprecated spelling counts only when the new one is not given.
+  const char* flag = v.IsSet("log-outputs") || !v.IsSet("log-output")
+                         ? "log-outputs"
+                         : "log-output";
+  std::vector<std::string> outputs = SplitList(v.Get(flag));
+  std::sort(outputs.begin(), outputs.end());
+  outputs.erase(std::unique(outputs.begin(), outputs.end()), outputs.end());
+  if (outputs.size() != 1) {
+    return Invalid(v, flag,
+                   "must name one output: raftkv writes its log to one place");
+  }
+  if (outputs[0] == "systemd/journal") {
+    return Invalid(v, flag,
+                   "systemd/journal is not supported: raftkv writes to "
+                   "stderr, which systemd sends to the journal anyway");
+  }
+  c->log_output = outputs[0] == "default" ? "stderr" : outputs[0];
+  return absl::OkStatus();
+}
+
+absl::Status Discovery(const FlagValues& v) {
+  if (absl::Status s = OneOf(v, "discovery-fallback", {"exit", "proxy"});
+      !s.ok()) {
+    return s;
+  }
+  return OneOf(v, "proxy", {"off", "readonly", "on"});
 }
 
 }  // namespace
@@ -205,7 +425,7 @@ absl::Status TlsFromFlags(ServerConfig* c) {
 absl::StatusOr<std::string> HostPort(const std::string& url,
                                      const std::string& flag) {
   std::string rest = url;
-  for (const char* scheme : {"http://", "https://", "unix://"}) {
+  for (const char* scheme : {"http://", "https://", "unix://", "unixs://"}) {
     if (rest.rfind(scheme, 0) == 0) rest = rest.substr(strlen(scheme));
   }
   while (!rest.empty() && rest.back() == '/') rest.pop_back();
@@ -220,86 +440,148 @@ absl::StatusOr<std::string> HostPort(const std::string& url,
   return rest;
 }
 
-absl::StatusOr<ServerConfig> ConfigFromFlags() {
+absl::StatusOr<std::string> GrpcAddress(const std::string& url,
+                                        const std::string& flag) {
+  auto hp = HostPort(url, flag);
+  if (!hp.ok()) return hp.status();
+  if (absl::StartsWith(url, "unix")) return absl::StrCat("unix:", *hp);
+  return hp;
+}
+
+absl::StatusOr<ServerConfig> ConfigFromValues(const FlagValues& v) {
+  if (absl::Status s = CheckRefused(v); !s.ok()) return s;
   ServerConfig c;
-  c.name = absl::GetFlag(FLAGS_name);
-  c.data_dir = absl::GetFlag(FLAGS_data_dir);
+  c.name = v.Get("name");
+  c.data_dir = v.Get("data-dir");
   if (c.data_dir.empty()) c.data_dir = c.name + ".raftkv";
-  c.listen_client_urls = SplitUrls(absl::GetFlag(FLAGS_listen_client_urls));
-  c.advertise_client_urls =
-      SplitUrls(absl::GetFlag(FLAGS_advertise_client_urls));
-  if (c.advertise_client_urls.empty()) {
-    c.advertise_client_urls = c.listen_client_urls;
+  for (auto step :
+       {Urls, Cluster, Raft, Limits, Leases, AuthToken, Logging, Tls}) {
+    if (absl::Status s = step(v, &c); !s.ok()) return s;
   }
-  c.listen_peer_urls = SplitUrls(absl::GetFlag(FLAGS_listen_peer_urls));
-  c.initial_advertise_peer_urls =
-      SplitUrls(absl::GetFlag(FLAGS_initial_advertise_peer_urls));
-  if (c.initial_advertise_peer_urls.empty()) {
-    c.initial_advertise_peer_urls = c.listen_peer_urls;
-  }
-  c.listen_metrics_urls = SplitUrls(absl::GetFlag(FLAGS_listen_metrics_urls));
-  for (const auto& [flag, urls] :
-       std::vector<std::pair<std::string, std::vector<std::string>*>>{
-           {"--listen-client-urls", &c.listen_client_urls},
-           {"--listen-peer-urls", &c.listen_peer_urls},
-           {"--listen-metrics-urls", &c.listen_metrics_urls},
-           {"--advertise-client-urls", &c.advertise_client_urls},
-           {"--initial-advertise-peer-urls", &c.initial_advertise_peer_urls}}) {
-    for (const auto& u : *urls) {
-      if (absl::Status s = HostPort(u, flag).status(); !s.ok()) return s;
-    }
-  }
-  if (c.listen_client_urls.empty() || c.listen_peer_urls.empty()) {
-    return absl::InvalidArgumentError(
-        "--listen-client-urls and --listen-peer-urls must not be empty");
-  }
-  c.cluster_token = absl::GetFlag(FLAGS_initial_cluster_token);
-  std::string spec = absl::GetFlag(FLAGS_initial_cluster);
-  if (spec.empty()) {
-    for (const auto& u : c.initial_advertise_peer_urls) {
-      absl::StrAppend(&spec, spec.empty() ? "" : ",", c.name, "=", u);
-    }
-  }
-  if (absl::Status s = ParseInitialCluster(spec, &c); !s.ok()) return s;
-  const std::string state = absl::GetFlag(FLAGS_initial_cluster_state);
-  if (state != "new" && state != "existing") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--initial-cluster-state must be \"new\" or \"existing\", not \"",
-        state, "\""));
-  }
-  c.new_cluster = state == "new";
-  c.snapshot_count = absl::GetFlag(FLAGS_snapshot_count);
-  c.heartbeat_ms = absl::GetFlag(FLAGS_heartbeat_interval);
-  c.election_ms = absl::GetFlag(FLAGS_election_timeout);
-  if (c.heartbeat_ms <= 0 || c.election_ms < 2 * c.heartbeat_ms) {
-    return absl::InvalidArgumentError(
-        "--election-timeout must be at least twice --heartbeat-interval "
-        "(and both positive)");
-  }
-  if (c.snapshot_count == 0) {
-    return absl::InvalidArgumentError("--snapshot-count must be positive");
-  }
-  c.quota_backend_bytes = absl::GetFlag(FLAGS_quota_backend_bytes);
-  c.max_request_bytes = absl::GetFlag(FLAGS_max_request_bytes);
-  c.max_txn_ops = absl::GetFlag(FLAGS_max_txn_ops);
-  if (c.max_request_bytes <= 0 || c.max_txn_ops <= 0) {
-    return absl::InvalidArgumentError(
-        "--max-request-bytes and --max-txn-ops must be positive");
-  }
-  c.unsafe_no_read_index = absl::GetFlag(FLAGS_unsafe_no_read_index);
-  c.strict_reconfig_check = absl::GetFlag(FLAGS_strict_reconfig_check);
-  c.initial_corrupt_check =
-      absl::GetFlag(FLAGS_experimental_initial_corrupt_check);
-  c.lease_checkpoint_interval = absl::GetFlag(FLAGS_lease_checkpoint_interval);
-  if (c.lease_checkpoint_interval <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "--lease-checkpoint-interval must be positive");
-  }
-  c.unsafe_no_fsync = absl::GetFlag(FLAGS_unsafe_no_fsync);
-  c.unsafe_ack_before_commit = absl::GetFlag(FLAGS_unsafe_ack_before_commit);
-  if (absl::Status s = TlsFromFlags(&c); !s.ok()) return s;
+  if (absl::Status s = Discovery(v); !s.ok()) return s;
   if (absl::Status s = ComputeMembers(&c); !s.ok()) return s;
   return c;
+}
+
+absl::StatusOr<Invocation> ParseInvocation(
+    const std::vector<std::string>& args,
+    const std::vector<std::string>& environ) {
+  auto cl = ParseCommandLine(args);
+  if (!cl.ok()) return cl.status();
+  Invocation inv;
+  inv.log = cl->warnings;
+  if (cl->help || cl->version) {
+    inv.action =
+        cl->help ? Invocation::Action::kHelp : Invocation::Action::kVersion;
+    return inv;
+  }
+  if (cl->check_config) inv.action = Invocation::Action::kCheckConfig;
+  std::string file = cl->config_file;
+  if (file.empty()) {
+    for (const std::string& kv : environ) {
+      if (absl::StartsWith(kv, "ETCD_CONFIG_FILE=")) {
+        file = kv.substr(strlen("ETCD_CONFIG_FILE="));
+      }
+    }
+  }
+  FlagValues values;
+  if (!file.empty()) {
+    auto from_file = ReadConfigFile(file, &inv.log);
+    if (!from_file.ok()) return from_file.status();
+    values = *std::move(from_file);
+  } else {
+    values = cl->flags;
+    if (absl::Status s = ApplyEnvironment(environ, &values, &inv.log);
+        !s.ok()) {
+      return s;
+    }
+  }
+  auto config = ConfigFromValues(values);
+  if (!config.ok()) return config.status();
+  inv.config = *std::move(config);
+  if (!file.empty()) {
+    // etcd's two wordings, by logger.
+    inv.log.push_back(
+        inv.config.logger == "zap"
+            ? absl::StrCat("loaded server configuration, other configuration "
+                           "command line flags and environment variables "
+                           "will be ignored if provided path=",
+                           file)
+            : absl::StrCat("Loading server configuration from \"", file,
+                           "\". Other configuration command line flags and "
+                           "environment variables will be ignored if "
+                           "provided."));
+  }
+  return inv;
+}
+
+std::string DescribeConfig(const ServerConfig& c) {
+  std::string out;
+  auto line = [&out](absl::string_view key, absl::string_view value) {
+    absl::StrAppend(&out, key, "=", value, "\n");
+  };
+  line("name", c.name);
+  line("data-dir", c.data_dir);
+  line("listen-client-urls", absl::StrJoin(c.listen_client_urls, ","));
+  line("advertise-client-urls", absl::StrJoin(c.advertise_client_urls, ","));
+  line("listen-peer-urls", absl::StrJoin(c.listen_peer_urls, ","));
+  line("initial-advertise-peer-urls",
+       absl::StrJoin(c.initial_advertise_peer_urls, ","));
+  line("listen-metrics-urls", absl::StrJoin(c.listen_metrics_urls, ","));
+  std::vector<std::string> cluster;
+  for (const auto& [name, urls] : c.initial_cluster) {
+    for (const auto& u : urls) cluster.push_back(absl::StrCat(name, "=", u));
+  }
+  line("initial-cluster", absl::StrJoin(cluster, ","));
+  line("initial-cluster-state", c.new_cluster ? "new" : "existing");
+  line("initial-cluster-token", c.cluster_token);
+  line("member-id", absl::StrCat(absl::Hex(c.member_id)));
+  line("cluster-id", absl::StrCat(absl::Hex(c.cluster_id)));
+  line("snapshot-count", absl::StrCat(c.snapshot_count));
+  line("heartbeat-interval", absl::StrCat(c.heartbeat_ms));
+  line("election-timeout", absl::StrCat(c.election_ms));
+  line("quota-backend-bytes", absl::StrCat(c.quota_backend_bytes));
+  line("max-request-bytes", absl::StrCat(c.max_request_bytes));
+  line("max-txn-ops", absl::StrCat(c.max_txn_ops));
+  line("max-concurrent-streams", absl::StrCat(c.max_concurrent_streams));
+  line("strict-reconfig-check", c.strict_reconfig_check ? "true" : "false");
+  line("enable-grpc-gateway", c.enable_grpc_gateway ? "true" : "false");
+  line("experimental-initial-corrupt-check",
+       c.initial_corrupt_check ? "true" : "false");
+  line("experimental-watch-progress-notify-interval",
+       absl::FormatDuration(c.watch_progress_notify_interval));
+  line("lease-checkpoint-interval",
+       absl::FormatDuration(c.lease_checkpoint_interval));
+  line("auth-token", c.auth_token);
+  line("logger", c.logger);
+  line("log-level", c.log_level);
+  line("log-outputs", c.log_output);
+  line("client-tls", c.client_tls.enabled() ? "on" : "off");
+  line("peer-tls", c.peer_tls.enabled() ? "on" : "off");
+  line("unsafe-no-fsync", c.unsafe_no_fsync ? "true" : "false");
+  return out;
+}
+
+absl::Status RedirectLog(const ServerConfig& c) {
+  int fd = -1;
+  if (c.log_output == "stderr") return absl::OkStatus();
+  if (c.log_output == "stdout") {
+    fd = STDOUT_FILENO;
+  } else {
+    fd = open(c.log_output.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+              0644);
+    if (fd < 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("raftkv: --log-outputs: cannot open \"", c.log_output,
+                       "\": ", std::strerror(errno)));
+    }
+  }
+  if (dup2(fd, STDERR_FILENO) < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("raftkv: --log-outputs: dup2: ", std::strerror(errno)));
+  }
+  if (fd != STDOUT_FILENO) close(fd);
+  return absl::OkStatus();
 }
 
 }  // namespace raftkv::cmd

@@ -1,5 +1,6 @@
-// Flag parsing and validation for the raftkv server: etcd's flag names and
-// defaults where the meaning is the same, with errors that name the flag.
+// The raftkv server's configuration: etcd 3.4's command line, ETCD_*
+// variables or --config-file (etcd_flags.h, config_file.h) turned into a
+// validated ServerConfig, with errors that name the flag, variable or key.
 #ifndef RAFTKV_CMD_RAFTKV_CONFIG_H_
 #define RAFTKV_CMD_RAFTKV_CONFIG_H_
 
@@ -10,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cmd/raftkv/etcd_flags.h"
 #include "kv/requestpb.pb.h"
 #include "rpc/tls/credentials.h"
 
@@ -52,6 +54,19 @@ struct ServerConfig {
   // certificates are made by the member, in its data dir, at start.
   rpc::tls::TlsInfo client_tls;
   rpc::tls::TlsInfo peer_tls;
+  // --experimental-watch-progress-notify-interval (at least 100ms).
+  absl::Duration watch_progress_notify_interval = absl::Minutes(10);
+  // --auth-token as given: "simple", or "jwt" with its options, checked
+  // (sign method known, key files readable). Auth is not built yet.
+  std::string auth_token = "simple";
+  uint32_t bcrypt_cost = 10;      // --bcrypt-cost, 4..31
+  uint64_t auth_token_ttl = 300;  // --auth-token-ttl, seconds
+  // --logger ("capnslog" or "zap") and --log-level (or "debug" for --debug):
+  // checked, kept for the log lines that differ by logger.
+  std::string logger = "capnslog";
+  std::string log_level = "info";
+  // --log-outputs: "stderr", "stdout" or a file path (RedirectLog).
+  std::string log_output = "stderr";
 
   // Derived from --initial-cluster and the token for a new cluster; for
   // --initial-cluster-state=existing, replaced by JoinExisting (join.h) with
@@ -61,12 +76,45 @@ struct ServerConfig {
   kvpb::MemberList initial_members;  // with IDs, names and peer URLs
 };
 
-// Reads the parsed absl flags into a validated config.
-absl::StatusOr<ServerConfig> ConfigFromFlags();
+// Validates `values` (from the command line and environment, or from a
+// config file) into a config. Errors name the value's origin.
+absl::StatusOr<ServerConfig> ConfigFromValues(const FlagValues& values);
+
+// What the raftkv binary was asked to do.
+struct Invocation {
+  enum class Action { kRun, kHelp, kVersion, kCheckConfig };
+  Action action = Action::kRun;
+  ServerConfig config;  // for kRun and kCheckConfig
+  // Lines for the log, in order: warnings (retired flags, unknown ETCD_*
+  // variables or file keys), variables used, the config-file notice.
+  std::vector<std::string> log;
+};
+
+// args without argv[0]; environ as "KEY=VALUE". As etcd 3.4: with
+// --config-file (or ETCD_CONFIG_FILE when the flag is absent) every setting
+// comes from the file and the other flags (still syntax-checked) and
+// ETCD_* variables are ignored; otherwise flags, then ETCD_* variables.
+absl::StatusOr<Invocation> ParseInvocation(
+    const std::vector<std::string>& args,
+    const std::vector<std::string>& environ);
+
+// The config in named fields, one per line, for --raftkv-check-config.
+std::string DescribeConfig(const ServerConfig& c);
+
+// Points stderr (every log line of raftkv) at config.log_output.
+absl::Status RedirectLog(const ServerConfig& c);
 
 // "http://127.0.0.1:2379" -> "127.0.0.1:2379"; errors name the flag.
 absl::StatusOr<std::string> HostPort(const std::string& url,
                                      const std::string& flag);
+
+// The address gRPC listens on or dials for an etcd URL: "host:port" for
+// http(s), "unix:PATH" for unix(s), PATH as the URL spells it (etcd's
+// unix://etcd.unix:1 is the file "etcd.unix:1" in the working directory).
+// Not used yet by the listeners (rpc/peer, Member::StartClientServer),
+// which still take HostPort.
+absl::StatusOr<std::string> GrpcAddress(const std::string& url,
+                                        const std::string& flag);
 
 }  // namespace raftkv::cmd
 

@@ -1,17 +1,22 @@
 // raftkv: a member of a Raft-replicated, etcd-v3-compatible key-value store.
 // Takes etcd's flag names; with no flags it runs a one-member cluster on
 // 127.0.0.1:2379 (clients) and :2380 (peers) with data in ./default.raftkv.
+// Unlike etcd it has no gateway or grpc-proxy subcommands.
 #include <pthread.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
+#include <string>
+#include <vector>
 
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
 #include "absl/synchronization/mutex.h"
 #include "cmd/raftkv/config.h"
 #include "cmd/raftkv/member.h"
+
+ABSL_DECLARE_FLAG(absl::Duration, experimental_watch_progress_notify_interval);
 
 int main(int argc, char** argv) {
   // SIGINT and SIGTERM are taken synchronously (sigwait below), not by a
@@ -30,25 +35,49 @@ int main(int argc, char** argv) {
   // every contended Lock: 1-3 % of the leader's CPU in profiles. The
   // in-process tests of the libraries keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  absl::SetProgramUsageMessage(
-      "raftkv [--name NAME] [--data-dir DIR] [--listen-client-urls URLS] "
-      "[--initial-cluster NAME=URL,...] ... (etcd's flag names)");
-  // etcd spells flags with dashes; absl with underscores. Accept both.
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0) continue;
-    const size_t eq = arg.find('=');
-    for (size_t j = 2; j < (eq == std::string::npos ? arg.size() : eq); ++j) {
-      if (argv[i][j] == '-') argv[i][j] = '_';
-    }
-  }
-  absl::ParseCommandLine(argc, argv);
-  auto config = raftkv::cmd::ConfigFromFlags();
-  if (!config.ok()) {
-    std::fprintf(stderr, "raftkv: %s\n",
-                 std::string(config.status().message()).c_str());
+  // etcd 3.4's command line, ETCD_* variables and --config-file
+  // (config.h); absl's flag parser is not used.
+  if (argc > 1 && (std::string(argv[1]) == "gateway" ||
+                   std::string(argv[1]) == "grpc-proxy")) {
+    std::fprintf(stderr,
+                 "raftkv: '%s' is not supported: raftkv has no proxy modes\n",
+                 argv[1]);
     return 2;
   }
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  auto invocation = raftkv::cmd::ParseInvocation(
+      std::vector<std::string>(argv + 1, argv + argc), env);
+  if (!invocation.ok()) {
+    std::string message(invocation.status().message());
+    if (message.rfind("raftkv: ", 0) != 0) message = "raftkv: " + message;
+    std::fprintf(stderr, "%s\n", message.c_str());
+    return 2;
+  }
+  using Action = raftkv::cmd::Invocation::Action;
+  if (invocation->action == Action::kHelp) {
+    std::fputs(raftkv::cmd::HelpText().c_str(), stdout);
+    return 0;
+  }
+  if (invocation->action == Action::kVersion) {
+    std::printf("raftkv Version: 0.1.0\netcd API Version: 3.4\n");
+    return 0;
+  }
+  auto config = &invocation->config;
+  if (absl::Status s = raftkv::cmd::RedirectLog(*config); !s.ok()) {
+    std::fprintf(stderr, "%s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  for (const std::string& line : invocation->log) {
+    std::fprintf(stderr, "raftkv: %s\n", line.c_str());
+  }
+  if (invocation->action == Action::kCheckConfig) {
+    std::fputs(raftkv::cmd::DescribeConfig(*config).c_str(), stdout);
+    return 0;
+  }
+  // member.cc still reads this one as an absl flag.
+  absl::SetFlag(&FLAGS_experimental_watch_progress_notify_interval,
+                config->watch_progress_notify_interval);
   // etcd: a member removed from the cluster shuts down (exit status 0).
   auto member = raftkv::cmd::Member::Start(
       *config, [] { kill(getpid(), SIGTERM); },
