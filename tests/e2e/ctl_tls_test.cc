@@ -10,10 +10,8 @@
 // that succeeds (and a get that reads it back), or one that fails and
 // leaves nothing written (checked through a trusted client).
 //
-// The suite is parameterized by the server binary, so the same cases can
-// run against raftkv once its server TLS (--cert-file, --key-file,
-// --client-cert-auth, --trusted-ca-file, --client-crl-file on https:// client
-// URLs) exists: add {"raftkv", RAFTKV_PATH} to kServers below.
+// The suite is parameterized by the server binary: the same cases run
+// against raftkv and against etcd 3.4 (the control).
 #include <unistd.h>
 
 #include <memory>
@@ -329,9 +327,8 @@ TEST(CtlTlsFlagsTest, UnusableFilesAreBadArguments) {
   }
 }
 
-// The servers the cases run against. raftkv joins once its server TLS
-// lands: {"raftkv", RAFTKV_PATH}.
-const Server kServers[] = {{"etcd", "etcd"}};
+// The servers the cases run against.
+const Server kServers[] = {{"raftkv", RAFTKV_PATH}, {"etcd", "etcd"}};
 
 INSTANTIATE_TEST_SUITE_P(Servers, CtlTlsTest, ::testing::ValuesIn(kServers),
                          [](const ::testing::TestParamInfo<Server>& info) {
