@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <grpcpp/create_channel_posix.h>
 #include <grpcpp/server_posix.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -371,6 +372,18 @@ void ClientMux::JoinFinished() {
     finished_.clear();
   }
   for (std::thread& t : done) t.join();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> LoopbackChannel(
+    grpc::Server* server, const grpc::ChannelArguments& args) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) !=
+      0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("socketpair: ", strerror(errno)));
+  }
+  grpc::AddInsecureChannelFromFd(server, fds[0]);
+  return grpc::CreateCustomInsecureChannelFromFd("loopback", fds[1], args);
 }
 
 }  // namespace raftkv::rpc::http

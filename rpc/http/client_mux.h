@@ -152,6 +152,15 @@ class ClientMux {
   uint64_t next_connection_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// A gRPC channel to `server` over a socketpair: a real HTTP/2 connection,
+// so the server's per-connection settings (GRPC_ARG_MAX_CONCURRENT_STREAMS)
+// bind what travels on it, as they bind etcd's JSON gateway, which dials its
+// own client URL; InProcessChannel bypasses HTTP/2 and them. It never
+// reconnects: usable until `server` shuts down. REQUIRES: `server` started.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> LoopbackChannel(
+    grpc::Server* server,
+    const grpc::ChannelArguments& args = grpc::ChannelArguments());
+
 }  // namespace raftkv::rpc::http
 
 #endif  // RAFTKV_RPC_HTTP_CLIENT_MUX_H_

@@ -9,8 +9,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -243,6 +246,53 @@ TEST_F(ClientMuxTest, StopEndsIdleKeepAliveConnectionsPromptly) {
   EXPECT_EQ(ReadUntilClosed(silent, absl::Seconds(5)), "");
   close(idle);
   close(silent);
+}
+
+// Holds each Status call a while and records how many ran at once.
+class SlowMaintenance : public etcdserverpb::Maintenance::Service {
+ public:
+  grpc::Status Status(grpc::ServerContext*, const etcdserverpb::StatusRequest*,
+                      etcdserverpb::StatusResponse*) override {
+    const int now = ++active_;
+    int seen = max_active_;
+    while (now > seen && !max_active_.compare_exchange_weak(seen, now)) {
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+    --active_;
+    return grpc::Status::OK;
+  }
+  int max_active() const { return max_active_; }
+
+ private:
+  std::atomic<int> active_{0};
+  std::atomic<int> max_active_{0};
+};
+
+TEST(LoopbackChannelTest, CallsAreBoundByTheServersStreamLimit) {
+  SlowMaintenance maintenance;
+  grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 1);
+  builder.RegisterService(&maintenance);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto channel = LoopbackChannel(server.get());
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  auto stub = etcdserverpb::Maintenance::NewStub(*channel);
+  std::vector<std::thread> calls;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 3; ++i) {
+    calls.emplace_back([&] {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+      etcdserverpb::StatusResponse resp;
+      if (stub->Status(&ctx, etcdserverpb::StatusRequest(), &resp).ok()) ++ok;
+    });
+  }
+  for (auto& t : calls) t.join();
+  EXPECT_EQ(ok, 3);
+  // One stream at a time on the one HTTP/2 connection.
+  EXPECT_EQ(maintenance.max_active(), 1);
+  server->Shutdown(absl::ToChronoTime(absl::Now()));
 }
 
 TEST(ClientMuxListenTest, RefusesAPortInUseAndNonNumericHosts) {
