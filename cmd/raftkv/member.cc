@@ -288,6 +288,7 @@ absl::Status Member::StartClientServer() {
   watch_service_ =
       std::make_unique<rpc::WatchService>(server_.get(), watch_hub_.get());
   lock_service_ = std::make_unique<rpc::LockService>();
+  election_service_ = std::make_unique<rpc::ElectionService>();
   grpc::ServerBuilder builder;
   // http:// URLs: the mux listens and hands gRPC's connections over
   // (rpc/http/client_mux.h); https:// ones: gRPC's own TLS listener.
@@ -331,6 +332,7 @@ absl::Status Member::StartClientServer() {
   builder.RegisterService(lease_service_.get());
   builder.RegisterService(watch_service_.get());
   builder.RegisterService(lock_service_.get());
+  builder.RegisterService(election_service_.get());
   client_server_ = builder.BuildAndStart();
   if (!client_server_) {
     return absl::FailedPreconditionError(
@@ -340,6 +342,8 @@ absl::Status Member::StartClientServer() {
   // Lock and Election call the KV, Watch and Lease services above, as
   // etcd's v3lock and v3election call etcd's own client.
   lock_service_->SetChannel(
+      client_server_->InProcessChannel(grpc::ChannelArguments()));
+  election_service_->SetChannel(
       client_server_->InProcessChannel(grpc::ChannelArguments()));
   client_http_ = std::make_unique<rpc::http::HttpServer>();
   RegisterClientHttpRoutes(client_http_.get());

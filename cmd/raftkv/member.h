@@ -21,6 +21,7 @@
 #include "rpc/peer/peer_server.h"
 #include "rpc/peer/peer_service.h"
 #include "rpc/peer/peer_transport.h"
+#include "rpc/server/election_service.h"
 #include "rpc/server/etcd_server.h"
 #include "rpc/server/lease_service.h"
 #include "rpc/server/lock_service.h"
@@ -124,6 +125,8 @@ class Member {
   // etcd's v3lock service, on top of the services above through
   // client_server_'s in-process channel; destroyed after client_server_.
   std::unique_ptr<rpc::LockService> lock_service_;
+  // etcd's v3election service, likewise.
+  std::unique_ptr<rpc::ElectionService> election_service_;
   std::unique_ptr<grpc::Server> client_server_;
   // HTTP/1.1 on the http:// client URLs, shared by their muxes; declared
   // before them, so destroyed after them.
