@@ -46,20 +46,31 @@ grpc::ServerUnaryReactor* MaintenanceService::Alarm(
   return reactor;
 }
 
+namespace {
+
+// This member's HashKV at `rev` with the response header filled; the
+// header's revision is the store's current one, as etcd's.
+absl::StatusOr<kv::MvccStore::HashKvResult> LocalHash(
+    EtcdServer* server, int64_t rev, etcdserverpb::ResponseHeader* header) {
+  auto hash = server->state_machine().store()->HashKV(rev);
+  if (!hash.ok()) return hash.status();
+  server->FillHeader(header);
+  header->set_revision(hash->revision);
+  return hash;
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* MaintenanceService::HashKV(
     grpc::CallbackServerContext* ctx, const etcdserverpb::HashKVRequest* req,
     etcdserverpb::HashKVResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto hash = server_->state_machine().store()->HashKV(req->revision());
-  if (!hash.ok()) {
-    reactor->Finish(ToGrpc(hash.status()));
-    return reactor;
+  auto hash = LocalHash(server_, req->revision(), resp->mutable_header());
+  if (hash.ok()) {
+    resp->set_hash(hash->hash);
+    resp->set_compact_revision(hash->compact_revision);
   }
-  server_->FillHeader(resp->mutable_header());
-  resp->mutable_header()->set_revision(hash->revision);
-  resp->set_hash(hash->hash);
-  resp->set_compact_revision(hash->compact_revision);
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(ToGrpc(hash.status()));
   return reactor;
 }
 
@@ -67,15 +78,9 @@ grpc::ServerUnaryReactor* MaintenanceService::Hash(
     grpc::CallbackServerContext* ctx, const etcdserverpb::HashRequest*,
     etcdserverpb::HashResponse* resp) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto hash = server_->state_machine().store()->HashKV(0);
-  if (!hash.ok()) {
-    reactor->Finish(ToGrpc(hash.status()));
-    return reactor;
-  }
-  server_->FillHeader(resp->mutable_header());
-  resp->mutable_header()->set_revision(hash->revision);
-  resp->set_hash(hash->hash);
-  reactor->Finish(grpc::Status::OK);
+  auto hash = LocalHash(server_, 0, resp->mutable_header());
+  if (hash.ok()) resp->set_hash(hash->hash);
+  reactor->Finish(ToGrpc(hash.status()));
   return reactor;
 }
 
