@@ -21,6 +21,7 @@
 #include "cmd/raftkv/tls_setup.h"
 #include "httplib.h"
 #include "raft/wal/durable_log.h"
+#include "rpc/gateway/gateway.h"
 
 ABSL_FLAG(absl::Duration, experimental_watch_progress_notify_interval,
           absl::Minutes(10),
@@ -358,6 +359,14 @@ absl::Status Member::StartClientServer() {
 
 void Member::RegisterClientHttpRoutes(httplib::Server* http) {
   AddHttpRoutes(http);
+  // etcd's JSON gateway (/v3/...) on this member's own services, in-process;
+  // responses unbounded, as etcd's gateway client.
+  if (config_.enable_grpc_gateway) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(INT32_MAX);
+    rpc::gateway::RegisterRoutes(http, client_server_->InProcessChannel(args),
+                                 {config_.max_request_bytes});
+  }
 }
 
 void Member::OnMembership(const kvpb::MemberList& list) {

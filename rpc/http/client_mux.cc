@@ -120,6 +120,15 @@ class FdStream : public httplib::Stream {
 
 }  // namespace
 
+HttpServer::HttpServer() {
+  svr_sock_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+HttpServer::~HttpServer() {
+  const int placeholder = svr_sock_.exchange(INVALID_SOCKET);
+  if (placeholder >= 0) close(placeholder);
+}
+
 void HttpServer::Serve(int fd) {
   FdStream stream(
       fd,

@@ -52,6 +52,15 @@ namespace raftkv::rpc::http {
 // may run on many threads at once.
 class HttpServer : public httplib::Server {
  public:
+  // httplib ends every streamed (chunked) response at once when its server
+  // socket is unset, taking that for "shutting down"; this server never
+  // listens itself, so it holds a placeholder descriptor (/dev/null) there
+  // for as long as it lives. Without it the gateway's Watch and
+  // LeaseKeepAlive streams closed before their first response.
+  HttpServer();
+  ~HttpServer() override;
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
   // Serves HTTP/1.1 requests on the connected socket `fd` until the client
   // closes it, it stays idle past the keep-alive timeout, the keep-alive
   // request limit is reached, or a request is malformed (answered 400).
