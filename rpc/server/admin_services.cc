@@ -98,9 +98,14 @@ grpc::ServerUnaryReactor* MaintenanceService::MoveLeader(
   }
   bool voter = false;
   for (uint64_t id : st.conf_state.voters()) voter |= id == req->targetid();
-  if (!voter || req->targetid() == st.id) {
+  if (!voter) {
     reactor->Finish(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                  "etcdserver: bad leader transferee"));
+    return reactor;
+  }
+  if (req->targetid() == st.id) {
+    // As etcd: the target already leads, which is what was asked.
+    reactor->Finish(grpc::Status::OK);
     return reactor;
   }
   node.TransferLeadership(req->targetid());

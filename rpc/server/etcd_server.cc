@@ -129,7 +129,9 @@ void EtcdServer::PollLeader(uint64_t leader, absl::Time deadline,
   if (node_->leader() == leader) {
     done(absl::OkStatus());
   } else if (absl::Now() >= deadline) {
-    done(RequestTimeoutError());
+    // etcd's ErrTimeoutLeaderTransfer has no gRPC mapping: code Unknown.
+    done(absl::UnknownError(
+        "etcdserver: request timed out, leader transfer took too long"));
   } else {
     timers_.At(absl::Now() + absl::Milliseconds(10),
                [this, leader, deadline, done = std::move(done)]() mutable {

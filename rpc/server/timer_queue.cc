@@ -34,8 +34,12 @@ void TimerQueue::Run() {
       const absl::Time next = timers_.empty()
                                   ? absl::Now() + absl::Milliseconds(100)
                                   : timers_.begin()->first;
-      auto wake = [this]()
-                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      // Wake early for a stop, or for a timer added meanwhile that is due
+      // before the one this wait was aimed at (a 10 ms poll must not sleep
+      // behind a 5 s request timeout).
+      auto wake = [this, next]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || (!timers_.empty() && timers_.begin()->first < next);
+      };
       mu_.AwaitWithDeadline(absl::Condition(&wake), next);
       if (stopping_) return;
       const absl::Time now = absl::Now();
