@@ -299,8 +299,12 @@ absl::Status Member::StartClientServer() {
     if (!hp.ok()) return hp.status();
     if (!absl::StartsWith(url, "https://")) {
       const size_t colon = hp->rfind(':');
-      auto mux = rpc::http::ClientMux::Listen(hp->substr(0, colon),
-                                              std::stoi(hp->substr(colon + 1)));
+      // etcd serves any number of HTTP/1.1 clients (the JSON gateway's
+      // streams each hold a connection); the cap only bounds a flood.
+      rpc::http::ClientMuxOptions mux_options;
+      mux_options.max_http_connections = 4096;
+      auto mux = rpc::http::ClientMux::Listen(
+          hp->substr(0, colon), std::stoi(hp->substr(colon + 1)), mux_options);
       if (!mux.ok()) {
         return absl::FailedPreconditionError(
             absl::StrCat("raftkv: --listen-client-urls ", url, ": ",
@@ -347,7 +351,10 @@ absl::Status Member::StartClientServer() {
   election_service_->SetChannel(
       client_server_->InProcessChannel(grpc::ChannelArguments()));
   client_http_ = std::make_unique<rpc::http::HttpServer>();
-  RegisterClientHttpRoutes(client_http_.get());
+  if (absl::Status routes = RegisterClientHttpRoutes(client_http_.get());
+      !routes.ok()) {
+    return routes;
+  }
   for (size_t i = 0; i < client_muxes_.size(); ++i) {
     client_muxes_[i]->Start(client_server_.get(), client_http_.get());
     std::fprintf(stderr,
@@ -357,16 +364,25 @@ absl::Status Member::StartClientServer() {
   return absl::OkStatus();
 }
 
-void Member::RegisterClientHttpRoutes(httplib::Server* http) {
+absl::Status Member::RegisterClientHttpRoutes(httplib::Server* http) {
   AddHttpRoutes(http);
-  // etcd's JSON gateway (/v3/...) on this member's own services, in-process;
+  // etcd's JSON gateway (/v3/...) on this member's own services over a real
+  // HTTP/2 connection, so --max-concurrent-streams binds the gateway's
+  // streams as it binds etcd's (whose gateway dials its own client URL);
   // responses unbounded, as etcd's gateway client.
   if (config_.enable_grpc_gateway) {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(INT32_MAX);
-    rpc::gateway::RegisterRoutes(http, client_server_->InProcessChannel(args),
-                                 {config_.max_request_bytes});
+    auto channel = rpc::http::LoopbackChannel(client_server_.get(), args);
+    if (!channel.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "raftkv: --enable-grpc-gateway: cannot connect the gateway to the "
+          "client server: ",
+          channel.status().message()));
+    }
+    rpc::gateway::RegisterRoutes(http, *channel, {config_.max_request_bytes});
   }
+  return absl::OkStatus();
 }
 
 void Member::OnMembership(const kvpb::MemberList& list) {

@@ -89,7 +89,7 @@ class Member {
   // Everything the client URLs serve over HTTP/1.1, on `http`: the probes
   // and /metrics of AddHttpRoutes, and the JSON gateway (/v3/...).
   // REQUIRES: client_server_ is started.
-  void RegisterClientHttpRoutes(httplib::Server* http);
+  absl::Status RegisterClientHttpRoutes(httplib::Server* http);
   // /health, /readyz, /livez, /version and /metrics (http.cc): served on the
   // metrics URLs and the http:// client URLs alike.
   void AddHttpRoutes(httplib::Server* http);
