@@ -1,184 +1,14 @@
-// The search follows Porcupine's checkSingle (anishathalye/porcupine,
-// checker.go): entries in a dancing-links list, a stack of lifted calls and
-// a cache of (linearized set, state). The linearized set is represented in
-// the cache by two independent 64-bit Zobrist hashes (random word per
-// operation, XORed in and out), not the bitset itself: a false "already
-// visited" needs a 128-bit collision (~2^-128 per pair), and memory stays
-// ~32 bytes per visited state even for 10,000-operation keys.
 #include "jepsen/checker/linearizable.h"
 
 #include <algorithm>
 #include <map>
-#include <random>
 #include <set>
-#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
+#include "jepsen/checker/register_search.h"
 
 namespace raftkv::jepsen {
 namespace {
-
-enum class Fn { kRead, kWrite, kCas };
-
-struct SearchOp {
-  Fn f = Fn::kRead;
-  int64_t a = 0, b = 0;   // read/write: a; cas: a -> b
-  bool optional = false;  // info: may never take effect
-  int64_t start = 0, end = 0;
-  int src = 0;  // index into the key's ops
-};
-
-bool Step(const SearchOp& op, int64_t s, int64_t* out) {
-  switch (op.f) {
-    case Fn::kRead:
-      if (s != op.a) return false;
-      *out = s;
-      return true;
-    case Fn::kWrite:
-      *out = op.a;
-      return true;
-    case Fn::kCas:
-      if (s == op.a) {
-        *out = op.b;
-        return true;
-      }
-      // An indeterminate cas that runs and fails its compare changes
-      // nothing: leaving it unlinearized is equivalent and keeps more
-      // options, so the search never lifts it (a dominance pruning).
-      return false;
-  }
-  return false;
-}
-
-struct CacheKey {
-  uint64_t h1, h2;
-  int64_t state;
-  bool operator==(const CacheKey&) const = default;
-};
-struct CacheHash {
-  size_t operator()(const CacheKey& k) const {
-    return k.h1 ^ (k.h2 * 0x9e3779b97f4a7c15ULL) ^
-           (static_cast<uint64_t>(k.state) * 0xc2b2ae3d27d4eb4fULL);
-  }
-};
-
-struct SearchResult {
-  Verdict verdict = Verdict::kValid;
-  int blocked_op = -1;  // index into ops of the furthest unpassable return
-  int64_t states = 0;
-};
-
-SearchResult Search(const std::vector<SearchOp>& ops, int64_t initial,
-                    int64_t max_states, absl::Time deadline) {
-  const int n = static_cast<int>(ops.size());
-  SearchResult result;
-  if (n == 0) return result;
-  // Entries sorted by (time, call before return, op); position = id.
-  struct Entry {
-    int64_t time;
-    bool is_return;
-    int op;
-  };
-  std::vector<Entry> entries;
-  entries.reserve(2 * n);
-  for (int i = 0; i < n; ++i) {
-    entries.push_back({ops[i].start, false, i});
-    entries.push_back(
-        {ops[i].optional ? std::numeric_limits<int64_t>::max() : ops[i].end,
-         true, i});
-  }
-  std::sort(entries.begin(), entries.end(), [](const Entry& x, const Entry& y) {
-    if (x.time != y.time) return x.time < y.time;
-    if (x.is_return != y.is_return) return !x.is_return;
-    return x.op < y.op;
-  });
-  const int m = 2 * n, head = m;
-  std::vector<int> next(m + 1), prev(m + 1), ret_of(n);
-  for (int i = 0; i < m; ++i) {
-    if (entries[i].is_return) ret_of[entries[i].op] = i;
-  }
-  next[head] = 0;
-  prev[0] = head;
-  for (int i = 0; i < m; ++i) {
-    next[i] = i + 1 < m ? i + 1 : -1;
-    if (i + 1 < m) prev[i + 1] = i;
-  }
-  auto remove = [&](int x) {
-    next[prev[x]] = next[x];
-    if (next[x] != -1) prev[next[x]] = prev[x];
-  };
-  auto reinsert = [&](int x) {
-    next[prev[x]] = x;
-    if (next[x] != -1) prev[next[x]] = x;
-  };
-
-  std::mt19937_64 rng(0x5eed);
-  std::vector<uint64_t> z1(n), z2(n);
-  for (int i = 0; i < n; ++i) {
-    z1[i] = rng();
-    z2[i] = rng();
-  }
-  std::unordered_set<CacheKey, CacheHash> cache;
-  uint64_t h1 = 0, h2 = 0;
-  int64_t state = initial;
-  std::vector<std::pair<int, int64_t>> stack;  // (call entry, state before)
-  int furthest = -1;
-  int64_t iterations = 0;
-
-  int e = next[head];
-  while (e != -1) {
-    if ((++iterations & 0xfff) == 0 && absl::Now() > deadline) {
-      result.verdict = Verdict::kUnknown;
-      return result;
-    }
-    const int o = entries[e].op;
-    if (!entries[e].is_return) {
-      int64_t ns;
-      if (Step(ops[o], state, &ns)) {
-        h1 ^= z1[o];
-        h2 ^= z2[o];
-        if (cache.insert({h1, h2, ns}).second) {
-          if (++result.states > max_states) {
-            result.verdict = Verdict::kUnknown;
-            return result;
-          }
-          stack.emplace_back(e, state);
-          state = ns;
-          remove(e);
-          remove(ret_of[o]);
-          e = next[head];
-          continue;
-        }
-        h1 ^= z1[o];
-        h2 ^= z2[o];
-      }
-      e = next[e];
-      continue;
-    }
-    // A return whose call is not lifted. If it is an info return, every
-    // entry left is an info operation (returns at infinity sort last, and a
-    // call still listed before it has its return after it): leave them out.
-    if (ops[o].optional) return result;
-    if (e > furthest) {
-      furthest = e;
-      result.blocked_op = o;
-    }
-    if (stack.empty()) {
-      result.verdict = Verdict::kInvalid;
-      return result;
-    }
-    auto [call, before] = stack.back();
-    stack.pop_back();
-    const int co = entries[call].op;
-    state = before;
-    h1 ^= z1[co];
-    h2 ^= z2[co];
-    reinsert(ret_of[co]);
-    reinsert(call);
-    e = next[call];
-  }
-  return result;
-}
 
 // Converts a key's ops; fail ops and info reads are dropped.
 std::vector<SearchOp> ToSearchOps(const std::vector<Op>& ops) {
@@ -245,7 +75,8 @@ bool NonLinearizableFromAnyValue(const std::vector<SearchOp>& w,
   }
   values.insert(fresh);  // stands for "any value not mentioned"
   for (int64_t v : values) {
-    if (Search(w, v, 1'000'000, deadline).verdict != Verdict::kInvalid) {
+    if (SearchRegister(w, v, 1'000'000, deadline).verdict !=
+        Verdict::kInvalid) {
       return false;
     }
   }
@@ -304,12 +135,14 @@ const char* VerdictName(Verdict v) {
 KeyResult CheckRegisterKey(const std::vector<Op>& ops,
                            const LinearizabilityOptions& options,
                            int64_t initial) {
-  const absl::Time deadline = absl::Now() + options.timeout;
+  const absl::Time deadline =
+      absl::Now() + std::min(options.timeout, options.key_timeout);
   KeyResult r;
   if (!ops.empty()) r.key = ops[0].key;
   std::vector<SearchOp> search = ToSearchOps(ops);
   r.ops = static_cast<int64_t>(search.size());
-  SearchResult s = Search(search, initial, options.max_states, deadline);
+  SearchResult s =
+      SearchRegister(search, initial, options.max_states, deadline);
   r.verdict = s.verdict;
   r.states_visited = s.states;
   if (s.verdict == Verdict::kInvalid) {

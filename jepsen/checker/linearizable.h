@@ -1,13 +1,17 @@
 // Linearizability checker for a read / write / compare-and-set register.
 //
-// Algorithm: Wing & Gong's search with Lowe's memoization, as Porcupine does
-// it. Each operation becomes a call and a return entry in a doubly linked
-// list sorted by time (a call precedes a return at the same instant, so
-// touching operations count as concurrent). The search walks the list,
-// "lifting" a call whose operation the model accepts in the current state,
-// and backtracks when it meets a return whose operation is not yet lifted. A
-// cache of visited (linearized set, state) pairs prunes repeated subtrees, so
-// a history with bounded concurrency is checked in about linear time.
+// Algorithm (register_search.h): Wing & Gong's search with Lowe's
+// memoization, as Porcupine does it, over the determinate operations: each
+// becomes a call and a return entry in a doubly linked list sorted by time
+// (a call precedes a return at the same instant, so touching operations
+// count as concurrent); the search lifts a call whose operation the model
+// accepts and backtracks at a return whose operation is not yet lifted; a
+// cache of visited (linearized set, state) pairs prunes repeated subtrees.
+// Indeterminate operations are linearized lazily, only in a chain right
+// before a read or cas that needs the value they produce, one per class of
+// interchangeable ones; those no later op could observe are dropped. So a
+// key with dozens of indeterminate writes after a kill-all costs about what
+// one without them does.
 //
 // Outcomes, as Jepsen treats them:
 //   ok   — must be linearized between its start and end;
@@ -46,7 +50,8 @@ struct LinearizabilityOptions {
   int64_t max_states = 20'000'000;
   // Whole check: give up with kUnknown after this long.
   absl::Duration timeout = absl::Seconds(120);
-  // Per key: give up with kUnknown after this long.
+  // Per key: give up with kUnknown after this long (or at `timeout`, if
+  // sooner).
   absl::Duration key_timeout = absl::Seconds(10);
   // Stop after this many invalid keys (the verdict is settled; each
   // counter-example costs a window search).
