@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from . import net
+from . import hashkv, net
 from .cluster import Cluster
 from .nemesis import KINDS, Nemesis
 from . import report
@@ -102,7 +102,7 @@ def main():
         server = args.raftkv_bin or find(args.build, "cmd/raftkv", "build")
     else:
         server = shutil.which("etcd")
-    dead, healthy = [], False
+    dead, healthy, hk = [], False, None
     if not (worker and checker and server):
         print(f"jepsen: missing binary (worker={worker} check={checker} "
               f"server={server}); build jepsen-worker jepsen-check raftkv")
@@ -162,6 +162,11 @@ def main():
         healthy = not dead and cluster.wait_healthy(30)
         if args.workload in ("set", "watch", "lease") and not dead:
             subprocess.run(common + ["--final_read"])
+        if healthy:
+            # Every member holds the same data up to a common revision
+            # (harness/hashkv.py).
+            hk = hashkv.check(cluster, range(1, args.nodes + 1))
+            print(f"jepsen: {hk['message']}")
         cleanup()
         if rc != 0:
             print(f"jepsen: worker exited with {rc}")
@@ -198,6 +203,7 @@ def main():
                     "ops_per_key": args.ops_per_key,
                     "ops": sum(counts.values()), "outcomes": counts,
                     "healthy_after": healthy, "dead_members": dead,
+                    "hashkv": hk,
                     "date": time.strftime("%Y-%m-%d %H:%M:%S")})
     if dead:
         # Every fault was healed and killed members restarted: a member that
@@ -207,6 +213,10 @@ def main():
         verdict["reason"] = (f"members {dead} exited after the faults healed "
                              "(see logs/)")
         print(f"jepsen: members {dead} did not survive recovery")
+    elif hk is not None and not hk["ok"]:
+        verdict["history_verdict"] = verdict["verdict"]
+        verdict["verdict"] = "invalid"
+        verdict["reason"] = hk["message"]
     with open(os.path.join(run_dir, "verdict.json"), "w") as f:
         json.dump(verdict, f, indent=1)
     report.latency_svg(run_dir, f"{name}: {verdict['verdict']}")
