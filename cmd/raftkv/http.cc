@@ -108,13 +108,17 @@ void Member::AddHttpRoutes(httplib::Server* http) {
       mux.silent += s.silent;
       mux.closed += s.closed;
       mux.refused += s.refused;
+      mux.malformed += s.malformed;
+      mux.tls_failed += s.tls_failed;
     }
     for (const auto& [kind, n] :
          {std::pair<const char*, int64_t>{"grpc", mux.grpc},
           {"http", mux.http},
           {"silent", mux.silent},
           {"closed", mux.closed},
-          {"refused", mux.refused}}) {
+          {"refused", mux.refused},
+          {"malformed", mux.malformed},
+          {"tls_failed", mux.tls_failed}}) {
       absl::StrAppend(&out, "raftkv_client_connections_total{kind=\"", kind,
                       "\"} ", n, "\n");
     }

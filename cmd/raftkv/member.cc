@@ -291,32 +291,43 @@ absl::Status Member::StartClientServer() {
   lock_service_ = std::make_unique<rpc::LockService>();
   election_service_ = std::make_unique<rpc::ElectionService>();
   grpc::ServerBuilder builder;
-  // http:// URLs: the mux listens and hands gRPC's connections over
-  // (rpc/http/client_mux.h); https:// ones: gRPC's own TLS listener.
+  // Every client URL is a mux (rpc/http/client_mux.h): on http:// it hands
+  // gRPC's connections to client_server_; on https:// it forwards them to
+  // client_server_'s own TLS listener on 127.0.0.1 and terminates TLS
+  // itself for HTTP/1.1 clients.
   std::vector<std::string> mux_urls;
+  int grpc_tls_port = 0;
   for (const auto& url : config_.listen_client_urls) {
     auto hp = HostPort(url, "--listen-client-urls");
     if (!hp.ok()) return hp.status();
-    if (!absl::StartsWith(url, "https://")) {
-      const size_t colon = hp->rfind(':');
-      // etcd serves any number of HTTP/1.1 clients (the JSON gateway's
-      // streams each hold a connection); the cap only bounds a flood.
-      rpc::http::ClientMuxOptions mux_options;
-      mux_options.max_http_connections = 4096;
-      auto mux = rpc::http::ClientMux::Listen(
-          hp->substr(0, colon), std::stoi(hp->substr(colon + 1)), mux_options);
-      if (!mux.ok()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("raftkv: --listen-client-urls ", url, ": ",
-                         mux.status().message()));
-      }
-      client_muxes_.push_back(std::move(*mux));
-      mux_urls.push_back(url);
-      continue;
+    const bool https =
+        absl::StartsWith(url, "https://") || absl::StartsWith(url, "unixs://");
+    if (https && client_tls_ == nullptr) {
+      auto credentials = ListenerCredentials(config_, "client", url);
+      if (!credentials.ok()) return credentials.status();
+      builder.AddListeningPort("127.0.0.1:0", *credentials, &grpc_tls_port);
+      auto terminator = rpc::tls::Terminator::Create(config_.client_tls);
+      if (!terminator.ok()) return terminator.status();
+      client_tls_ = std::move(*terminator);
     }
-    auto credentials = ListenerCredentials(config_, "client", url);
-    if (!credentials.ok()) return credentials.status();
-    builder.AddListeningPort(*hp, *credentials);
+    const size_t colon = hp->rfind(':');
+    // etcd serves any number of HTTP/1.1 clients (the JSON gateway's
+    // streams each hold a connection); the cap only bounds a flood.
+    rpc::http::ClientMuxOptions mux_options;
+    mux_options.max_http_connections = 4096;
+    if (https) mux_options.tls = client_tls_.get();
+    // unix://PATH and unixs://PATH: a socket file named as etcd names it.
+    auto mux = absl::StartsWith(url, "unix")
+                   ? rpc::http::ClientMux::ListenUnix(*hp, mux_options)
+                   : rpc::http::ClientMux::Listen(
+                         hp->substr(0, colon), std::stoi(hp->substr(colon + 1)),
+                         mux_options);
+    if (!mux.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "raftkv: --listen-client-urls ", url, ": ", mux.status().message()));
+    }
+    client_muxes_.push_back(std::move(*mux));
+    mux_urls.push_back(url);
   }
   if (config_.max_concurrent_streams > 0) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
@@ -356,7 +367,8 @@ absl::Status Member::StartClientServer() {
     return routes;
   }
   for (size_t i = 0; i < client_muxes_.size(); ++i) {
-    client_muxes_[i]->Start(client_server_.get(), client_http_.get());
+    client_muxes_[i]->Start(client_server_.get(), client_http_.get(),
+                            grpc_tls_port);
     std::fprintf(stderr,
                  "raftkv: serving gRPC and HTTP on client URL %s at port %d\n",
                  mux_urls[i].c_str(), client_muxes_[i]->port());

@@ -128,11 +128,14 @@ class Member {
   // etcd's v3election service, likewise.
   std::unique_ptr<rpc::ElectionService> election_service_;
   std::unique_ptr<grpc::Server> client_server_;
-  // HTTP/1.1 on the http:// client URLs, shared by their muxes; declared
+  // HTTP/1.1 on the client URLs, shared by their muxes; declared
   // before them, so destroyed after them.
   std::unique_ptr<rpc::http::HttpServer> client_http_;
-  // One per http:// client URL: gRPC and HTTP/1.1 on one port. Stopped
-  // before client_server_ and server_, which their connections use.
+  // TLS terminated by the https:// client URLs' muxes for HTTP/1.1
+  // clients (null without one); destroyed after them.
+  std::unique_ptr<rpc::tls::Terminator> client_tls_;
+  // One per client URL: gRPC and HTTP/1.1 on one port. Stopped before
+  // client_server_ and server_, which their connections use.
   std::vector<std::unique_ptr<rpc::http::ClientMux>> client_muxes_;
   std::vector<std::unique_ptr<httplib::Server>> http_;
   std::vector<std::thread> http_threads_;

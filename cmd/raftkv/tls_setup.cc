@@ -6,7 +6,9 @@
 namespace raftkv::cmd {
 namespace {
 
-bool IsHttps(const std::string& url) { return url.rfind("https://", 0) == 0; }
+bool IsHttps(const std::string& url) {
+  return url.rfind("https://", 0) == 0 || url.rfind("unixs://", 0) == 0;
+}
 
 std::vector<std::string> Hosts(const std::vector<std::string>& urls,
                                const std::string& flag) {

@@ -10,11 +10,19 @@ namespace raftkv::client {
 
 absl::StatusOr<EndpointUrl> ParseEndpointUrl(absl::string_view endpoint) {
   absl::string_view ep = absl::StripAsciiWhitespace(endpoint);
-  if (absl::StartsWith(ep, "unix://") || absl::StartsWith(ep, "unixs://")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unsupported endpoint scheme (no unix sockets): ", endpoint));
-  }
   EndpointUrl url;
+  // unix://NAME: the socket file NAME, as etcd's clients read the URL.
+  const bool unix_tls = absl::ConsumePrefix(&ep, "unixs://");
+  if (unix_tls || absl::ConsumePrefix(&ep, "unix://")) {
+    absl::ConsumeSuffix(&ep, "/");
+    if (ep.empty() || absl::StrContains(ep, "://")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("malformed endpoint: \"", endpoint, "\""));
+    }
+    url.scheme = unix_tls ? Scheme::kHttps : Scheme::kHttp;
+    url.target = absl::StrCat("unix:", ep);
+    return url;
+  }
   if (absl::ConsumePrefix(&ep, "https://")) {
     url.scheme = Scheme::kHttps;
   } else if (absl::ConsumePrefix(&ep, "http://")) {

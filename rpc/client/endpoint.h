@@ -18,13 +18,14 @@ namespace raftkv::client {
 enum class Scheme { kNone, kHttp, kHttps };
 
 struct EndpointUrl {
-  std::string target;  // gRPC target, "host:port"
+  std::string target;  // gRPC target, "host:port" or "unix:NAME"
   Scheme scheme = Scheme::kNone;
 };
 
 // Parses one endpoint. Accepts an optional "http://" or "https://" scheme
-// and a trailing "/"; a bare host gets etcd's client port 2379. "unix://"
-// and "unixs://" are refused with InvalidArgument (no unix-socket support).
+// and a trailing "/"; a bare host gets etcd's client port 2379.
+// "unix://NAME" and "unixs://NAME" become the gRPC target "unix:NAME" (the
+// socket file NAME, relative to the working directory, as etcd reads it).
 absl::StatusOr<EndpointUrl> ParseEndpointUrl(absl::string_view endpoint);
 
 // Splits "a,b,c" (empty items ignored) and parses each item; InvalidArgument

@@ -9,6 +9,8 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,8 +18,18 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "rpc/http/client_hello.h"
+#include "rpc/http/forward.h"
 
 namespace raftkv::rpc::http {
+
+class HttpServer::Connection : public httplib::Stream {
+ public:
+  // Bytes already read from the socket and not yet consumed (a pipelined
+  // request), which a poll of the socket would not see.
+  virtual size_t buffered() const = 0;
+};
+
 namespace {
 
 // What every HTTP/2 client (gRPC included) sends first (RFC 9113, 3.4).
@@ -62,13 +74,13 @@ std::string Address(const sockaddr_storage& addr, int* port) {
 // httplib's Stream over a connected socket (non-blocking: every wait is a
 // poll bounded by the server's read or write timeout). Reads are buffered:
 // httplib reads request lines a byte at a time.
-class FdStream : public httplib::Stream {
+class FdStream : public HttpServer::Connection {
  public:
   FdStream(int fd, absl::Duration read_timeout, absl::Duration write_timeout)
       : fd_(fd), read_timeout_(read_timeout), write_timeout_(write_timeout) {}
 
   // Bytes read from the socket and not yet consumed (a pipelined request).
-  size_t buffered() const { return end_ - begin_; }
+  size_t buffered() const override { return end_ - begin_; }
 
   bool is_readable() const override {
     return buffered() > 0 || WaitReadable(fd_, read_timeout_);
@@ -118,6 +130,62 @@ class FdStream : public httplib::Stream {
   size_t end_ = 0;
 };
 
+// httplib's Stream over a TLS session on a non-blocking socket; waits as
+// FdStream does. OpenSSL buffers the decrypted record, so httplib's
+// byte-at-a-time reads cost no system call each.
+class SslStream : public FdStream {
+ public:
+  SslStream(SSL* ssl, int fd, absl::Duration read_timeout,
+            absl::Duration write_timeout)
+      : FdStream(fd, read_timeout, write_timeout),
+        ssl_(ssl),
+        fd_(fd),
+        read_timeout_(read_timeout),
+        write_timeout_(write_timeout) {}
+
+  size_t buffered() const override {
+    return static_cast<size_t>(SSL_pending(ssl_));
+  }
+  bool is_readable() const override {
+    return buffered() > 0 || WaitReadable(fd_, read_timeout_);
+  }
+  ssize_t read(char* ptr, size_t size) override {
+    return Retry([&] { return SSL_read(ssl_, ptr, static_cast<int>(size)); });
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    return Retry([&] { return SSL_write(ssl_, ptr, static_cast<int>(size)); });
+  }
+
+ private:
+  // Runs `op` (SSL_read or SSL_write) until it moves bytes, waiting for the
+  // socket as OpenSSL asks; 0 at the peer's close_notify, -1 on error or
+  // timeout.
+  template <typename Op>
+  ssize_t Retry(Op op) {
+    while (true) {
+      const int n = op();
+      if (n > 0) return n;
+      switch (SSL_get_error(ssl_, n)) {
+        case SSL_ERROR_WANT_READ:
+          if (!WaitReadable(fd_, read_timeout_)) return -1;
+          break;
+        case SSL_ERROR_WANT_WRITE:
+          if (!WaitWritable(fd_, write_timeout_)) return -1;
+          break;
+        case SSL_ERROR_ZERO_RETURN:
+          return 0;
+        default:
+          return -1;
+      }
+    }
+  }
+
+  SSL* const ssl_;
+  const int fd_;
+  const absl::Duration read_timeout_;
+  const absl::Duration write_timeout_;
+};
+
 }  // namespace
 
 HttpServer::HttpServer() {
@@ -135,6 +203,21 @@ void HttpServer::Serve(int fd) {
       absl::Seconds(read_timeout_sec_) + absl::Microseconds(read_timeout_usec_),
       absl::Seconds(write_timeout_sec_) +
           absl::Microseconds(write_timeout_usec_));
+  ServeConnection(&stream, fd);
+}
+
+void HttpServer::Serve(SSL* ssl, int fd) {
+  SslStream stream(
+      ssl, fd,
+      absl::Seconds(read_timeout_sec_) + absl::Microseconds(read_timeout_usec_),
+      absl::Seconds(write_timeout_sec_) +
+          absl::Microseconds(write_timeout_usec_));
+  ServeConnection(&stream, fd);
+  SSL_shutdown(ssl);  // close_notify, not waiting for the client's
+}
+
+void HttpServer::ServeConnection(Connection* connection, int fd) {
+  Connection& stream = *connection;
   for (size_t left = keep_alive_max_count_; left > 0; --left) {
     if (stream.buffered() == 0 &&
         !WaitReadable(fd, absl::Seconds(keep_alive_timeout_sec_))) {
@@ -199,6 +282,43 @@ absl::StatusOr<std::unique_ptr<ClientMux>> ClientMux::Listen(
   return std::unique_ptr<ClientMux>(new ClientMux(fd, actual, wake, options));
 }
 
+absl::StatusOr<std::unique_ptr<ClientMux>> ClientMux::ListenUnix(
+    const std::string& path, ClientMuxOptions options) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot listen on unix socket \"", path, "\": the path must be 1 to ",
+        sizeof(addr.sun_path) - 1, " bytes"));
+  }
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  // A socket file left by an earlier run (as etcd, which removes it too);
+  // anything else at that path is not ours to remove.
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) {
+    unlink(path.c_str());
+  }
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int err = 0;
+  if (fd < 0) {
+    err = errno;
+  } else if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+             listen(fd, SOMAXCONN) != 0) {
+    err = errno;
+    close(fd);
+  }
+  int wake[2] = {-1, -1};
+  if (err == 0 && pipe2(wake, O_CLOEXEC) != 0) {
+    err = errno;
+    close(fd);
+  }
+  if (err != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot listen on unix socket \"", path, "\": ", strerror(err)));
+  }
+  return std::unique_ptr<ClientMux>(new ClientMux(fd, 0, wake, options));
+}
+
 ClientMux::ClientMux(int listen_fd, int port, const int wake[2],
                      ClientMuxOptions options)
     : listen_fd_(listen_fd),
@@ -228,15 +348,17 @@ void ClientMux::Stop() {
   {
     absl::MutexLock l(&mu_);
     // Wakes every connection's poll or read; its thread then returns.
-    for (int fd : http_fds_) shutdown(fd, SHUT_RDWR);
-    threads.swap(http_threads_);
+    for (int fd : conn_fds_) shutdown(fd, SHUT_RDWR);
+    threads.swap(conn_threads_);
   }
   for (auto& [id, t] : threads) t.join();
 }
 
-void ClientMux::Start(grpc::Server* grpc, HttpServer* http) {
+void ClientMux::Start(grpc::Server* grpc, HttpServer* http, int grpc_tls_port) {
   grpc_ = grpc;
   http_ = http;
+  grpc_tls_port_ = grpc_tls_port;
+  if (options_.tls != nullptr) hello_.resize(kMaxClientHelloBytes);
   accept_thread_ = std::thread([this] { AcceptLoop(); });
 }
 
@@ -247,6 +369,8 @@ ClientMux::Stats ClientMux::stats() const {
   s.silent = silent_count_;
   s.closed = closed_count_;
   s.refused = refused_count_;
+  s.malformed = malformed_count_;
+  s.tls_failed = tls_failed_count_;
   return s;
 }
 
@@ -278,10 +402,16 @@ void ClientMux::AcceptLoop() {
     std::vector<Pending> waiting;
     for (size_t i = 0; i < pending.size(); ++i) {
       Pending p = pending[i];
-      const Kind kind =
-          fds[2 + i].revents != 0 || p.partial ? Classify(p.fd) : Kind::kWait;
+      Kind kind = Kind::kWait;
+      if (fds[2 + i].revents != 0 || p.partial) {
+        kind = options_.tls != nullptr ? ClassifyTls(p.fd) : Classify(p.fd);
+      }
       switch (kind) {
         case Kind::kGrpc: {
+          if (options_.tls != nullptr) {
+            ServeForwarded(p.fd);
+            break;
+          }
           const int one = 1;
           setsockopt(p.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
           ++grpc_count_;
@@ -293,6 +423,10 @@ void ClientMux::AcceptLoop() {
           break;
         case Kind::kClosed:
           ++closed_count_;
+          close(p.fd);
+          break;
+        case Kind::kMalformed:
+          ++malformed_count_;
           close(p.fd);
           break;
         case Kind::kWait:
@@ -347,25 +481,106 @@ ClientMux::Kind ClientMux::Classify(int fd) {
   return static_cast<size_t>(n) == kPrefaceSize ? Kind::kGrpc : Kind::kPartial;
 }
 
+ClientMux::Kind ClientMux::ClassifyTls(int fd) {
+  const ssize_t n = recv(fd, hello_.data(), hello_.size(), MSG_PEEK);
+  if (n < 0) {
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR
+               ? Kind::kWait
+               : Kind::kClosed;
+  }
+  if (n == 0) return Kind::kClosed;
+  const ClientHello hello =
+      ParseClientHello(hello_.data(), static_cast<size_t>(n));
+  switch (hello.result) {
+    case ClientHello::Result::kIncomplete:
+      return Kind::kPartial;
+    case ClientHello::Result::kMalformed:
+    case ClientHello::Result::kTooLarge:
+      return Kind::kMalformed;
+    case ClientHello::Result::kComplete:
+      break;
+  }
+  // gRPC clients offer "h2" alone; anything offering HTTP/1.1, or no ALPN
+  // at all (an older curl or openssl s_client), is served here.
+  bool http11 = hello.alpn.empty();
+  for (const std::string& p : hello.alpn) http11 = http11 || p == "http/1.1";
+  return http11 ? Kind::kHttp : Kind::kGrpc;
+}
+
 void ClientMux::ServeHttp(int fd) {
+  if (options_.tls == nullptr) {
+    RunConnection(fd, false, [this, fd] { http_->Serve(fd); });
+    return;
+  }
+  RunConnection(fd, false, [this, fd] {
+    auto ssl =
+        options_.tls->Accept(fd, absl::Now() + options_.handshake_timeout);
+    if (!ssl.ok()) {
+      ++tls_failed_count_;
+      return;
+    }
+    http_->Serve(ssl->get(), fd);
+  });
+}
+
+void ClientMux::ServeForwarded(int fd) {
+  RunConnection(fd, true, [this, fd] {
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto upstream = ConnectLoopback(grpc_tls_port_, options_.sniff_timeout);
+    if (!upstream.ok()) {
+      std::fprintf(stderr, "raftkv: client mux: gRPC TLS listener: %s\n",
+                   std::string(upstream.status().message()).c_str());
+      return;
+    }
+    if (AddSocket(*upstream)) {
+      Forward(fd, *upstream);
+      RemoveSocket(*upstream);
+    }
+    close(*upstream);
+  });
+}
+
+void ClientMux::RunConnection(int fd, bool forwarded,
+                              std::function<void()> serve) {
   absl::MutexLock l(&mu_);
-  if (http_fds_.size() >= static_cast<size_t>(options_.max_http_connections)) {
+  int& active = forwarded ? forwarded_active_ : http_active_;
+  const int limit = forwarded ? options_.max_forwarded_connections
+                              : options_.max_http_connections;
+  if (active >= limit) {
     ++refused_count_;
     close(fd);
     return;
   }
-  ++http_count_;
+  ++(forwarded ? grpc_count_ : http_count_);
+  ++active;
   const uint64_t id = next_connection_++;
-  http_fds_.insert(fd);
-  // The thread cannot finish before it is in http_threads_: its last step
+  conn_fds_.insert(fd);
+  // The thread cannot finish before it is in conn_threads_: its last step
   // takes mu_, held here.
-  http_threads_[id] = std::thread([this, fd, id] {
-    http_->Serve(fd);
-    absl::MutexLock l(&mu_);
-    http_fds_.erase(fd);
-    close(fd);
-    finished_.push_back(id);
-  });
+  conn_threads_[id] =
+      std::thread([this, fd, id, forwarded, serve = std::move(serve)] {
+        serve();
+        absl::MutexLock l(&mu_);
+        --(forwarded ? forwarded_active_ : http_active_);
+        conn_fds_.erase(fd);
+        close(fd);
+        finished_.push_back(id);
+      });
+}
+
+bool ClientMux::AddSocket(int fd) {
+  absl::MutexLock l(&mu_);
+  // Stop sets stopping_ before it shuts the registered sockets down under
+  // mu_: a socket added after that would never be shut down.
+  if (stopping_) return false;
+  conn_fds_.insert(fd);
+  return true;
+}
+
+void ClientMux::RemoveSocket(int fd) {
+  absl::MutexLock l(&mu_);
+  conn_fds_.erase(fd);
 }
 
 void ClientMux::JoinFinished() {
@@ -373,10 +588,10 @@ void ClientMux::JoinFinished() {
   {
     absl::MutexLock l(&mu_);
     for (uint64_t id : finished_) {
-      auto it = http_threads_.find(id);
-      if (it == http_threads_.end()) continue;
+      auto it = conn_threads_.find(id);
+      if (it == conn_threads_.end()) continue;
       done.push_back(std::move(it->second));
-      http_threads_.erase(it);
+      conn_threads_.erase(it);
     }
     finished_.clear();
   }

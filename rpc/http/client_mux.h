@@ -1,25 +1,34 @@
-// ClientMux: one plain-TCP client port serving both gRPC and HTTP/1.1, as
-// etcd's client port does (etcd uses cmux).
+// ClientMux: one client port serving both gRPC and HTTP/1.1, as etcd's
+// client port does (etcd uses cmux, and on TLS ports its own listener).
 //
 // The mux owns the listening socket. Each accepted connection is held, with
 // no thread of its own, until its first bytes arrive (peeked with MSG_PEEK,
-// so nothing is consumed):
+// so nothing is consumed). On a plain (http://) port:
 //   - the HTTP/2 connection preface ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") ->
 //     the file descriptor is handed to the gRPC server
 //     (grpc::AddInsecureChannelFromFd): from then on gRPC alone reads it, so
 //     the mux adds nothing to the cost of an RPC;
 //   - anything else -> HTTP/1.1, served in-process by an HttpServer (a
-//     cpp-httplib server) on a thread of the connection's own;
-//   - nothing within `sniff_timeout`, or the peer closes first -> closed and
-//     counted, so silent connections cannot pile up.
-// https:// client URLs are not the mux's business: gRPC's TLS listener
-// serves them.
+//     cpp-httplib server) on a thread of the connection's own.
+// On a TLS (https://) port the first bytes are the TLS ClientHello, whose
+// ALPN list (client_hello.h) decides:
+//   - only "h2" (and no "http/1.1") offered, as gRPC clients do (grpc-go,
+//     gRPC C++, grpc-js) -> the bytes are forwarded unchanged, both ways,
+//     to gRPC's own TLS listener on 127.0.0.1 (forward.h), on a thread of
+//     the connection's own: gRPC does the handshake, with its credentials;
+//   - "http/1.1" offered (curl: "h2,http/1.1"), or no ALPN -> the mux
+//     terminates TLS itself (rpc/tls/terminator.h, the same flags as
+//     gRPC's credentials) and serves HTTP/1.1 over it as above;
+//   - a malformed ClientHello, one over one record, or bytes that are not
+//     TLS -> closed and counted.
+// Everywhere: nothing within `sniff_timeout`, or the peer closes first ->
+// closed and counted, so silent connections cannot pile up.
 //
 // Thread safety: Start, stats and the destructor may be called from any
 // thread. One accept thread (named job: accept and classify) owns the
 // listening socket and the connections still being classified; each HTTP
-// connection runs on its own thread, joined by the accept thread once done
-// and by the destructor at the latest.
+// or forwarded connection runs on its own thread, joined by the accept
+// thread once done and by the destructor at the latest.
 #ifndef RAFTKV_RPC_HTTP_CLIENT_MUX_H_
 #define RAFTKV_RPC_HTTP_CLIENT_MUX_H_
 
@@ -27,6 +36,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -39,6 +49,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "httplib.h"
+#include "rpc/tls/terminator.h"
 
 namespace raftkv::rpc::http {
 
@@ -66,6 +77,16 @@ class HttpServer : public httplib::Server {
   // request limit is reached, or a request is malformed (answered 400).
   // Does not close `fd`.
   void Serve(int fd);
+  // The same over the TLS session `ssl` on `fd` (handshake done); sends
+  // close_notify at the end. Frees neither.
+  void Serve(SSL* ssl, int fd);
+
+  // A connection's httplib::Stream that knows whether bytes it already
+  // read wait to be consumed (defined in the .cc).
+  class Connection;
+
+ private:
+  void ServeConnection(Connection* stream, int fd);
 };
 
 struct ClientMuxOptions {
@@ -75,6 +96,13 @@ struct ClientMuxOptions {
   int max_http_connections = 64;
   // Connections accepted but not yet classified; more are closed on arrival.
   int max_pending = 1024;
+  // For an https URL: terminates TLS for HTTP/1.1 clients (not owned; must
+  // outlive the mux). Null for http URLs.
+  rpc::tls::Terminator* tls = nullptr;
+  // TLS only: a handshake the mux terminates must end within this long.
+  absl::Duration handshake_timeout = absl::Seconds(5);
+  // TLS only: gRPC connections forwarded at once; more are closed.
+  int max_forwarded_connections = 4096;
 };
 
 class ClientMux {
@@ -86,6 +114,9 @@ class ClientMux {
     int64_t silent = 0;   // closed: nothing within sniff_timeout
     int64_t closed = 0;   // the peer closed (or failed) before sending
     int64_t refused = 0;  // closed on arrival: too many pending or HTTP
+    // TLS ports only.
+    int64_t malformed = 0;   // not a ClientHello, or over one record
+    int64_t tls_failed = 0;  // the handshake the mux terminates failed
   };
 
   // Binds and listens on `host`:`port` (a numeric IPv4 address or
@@ -93,6 +124,10 @@ class ClientMux {
   // Start.
   static absl::StatusOr<std::unique_ptr<ClientMux>> Listen(
       const std::string& host, int port, ClientMuxOptions options = {});
+  // Binds and listens on the unix socket `path` (a socket file already
+  // there is replaced; port() is 0). Serves nothing until Start.
+  static absl::StatusOr<std::unique_ptr<ClientMux>> ListenUnix(
+      const std::string& path, ClientMuxOptions options = {});
   ~ClientMux();  // Stop()s
   ClientMux(const ClientMux&) = delete;
   ClientMux& operator=(const ClientMux&) = delete;
@@ -110,8 +145,10 @@ class ClientMux {
 
   // Starts accepting. REQUIRES: called once; `grpc` (started, and built so
   // that it accepts channels from file descriptors: any grpc::Server does)
-  // and `http` (routes registered) outlive this mux.
-  void Start(grpc::Server* grpc, HttpServer* http);
+  // and `http` (routes registered) outlive this mux. With options.tls,
+  // `grpc_tls_port` is the port of `grpc`'s TLS listener on 127.0.0.1 that
+  // gRPC clients are forwarded to (and `grpc` itself is unused).
+  void Start(grpc::Server* grpc, HttpServer* http, int grpc_tls_port = 0);
 
   Stats stats() const;
 
@@ -125,15 +162,26 @@ class ClientMux {
     bool partial = false;
   };
   // What a connection's first bytes say: gRPC, HTTP/1.1, nothing yet, a
-  // proper prefix of the preface so far, or the peer closed.
-  enum class Kind { kGrpc, kHttp, kWait, kPartial, kClosed };
+  // proper prefix of the preface (or ClientHello) so far, the peer closed,
+  // or (TLS) not a ClientHello one can serve.
+  enum class Kind { kGrpc, kHttp, kWait, kPartial, kClosed, kMalformed };
 
   ClientMux(int listen_fd, int port, const int wake[2],
             ClientMuxOptions options);
   void AcceptLoop();
   void AcceptAll(std::vector<Pending>* pending);
   static Kind Classify(int fd);
+  Kind ClassifyTls(int fd);
   void ServeHttp(int fd);
+  void ServeForwarded(int fd);
+  // Runs `serve` on a thread of the connection's own, unless `limit`
+  // connections of its kind are already served (then `fd` is closed and
+  // counted refused); closes `fd` once `serve` returns.
+  void RunConnection(int fd, bool forwarded, std::function<void()> serve);
+  // Registers the socket `fd` (besides the connection's own) for Stop to
+  // shut down; false (and nothing registered) if Stop has begun.
+  bool AddSocket(int fd) ABSL_LOCKS_EXCLUDED(mu_);
+  void RemoveSocket(int fd) ABSL_LOCKS_EXCLUDED(mu_);
   void JoinFinished() ABSL_LOCKS_EXCLUDED(mu_);
 
   int listen_fd_;  // -1 once Stop closed it
@@ -143,21 +191,27 @@ class ClientMux {
   int wake_[2];
   grpc::Server* grpc_ = nullptr;
   HttpServer* http_ = nullptr;
+  int grpc_tls_port_ = 0;
+  // TLS only: the ClientHello peeked so far (accept thread only).
+  std::vector<char> hello_;
   std::atomic<bool> stopping_{false};
   std::thread accept_thread_;
 
   std::atomic<int64_t> grpc_count_{0}, http_count_{0}, silent_count_{0},
-      closed_count_{0}, refused_count_{0};
+      closed_count_{0}, refused_count_{0}, malformed_count_{0},
+      tls_failed_count_{0};
 
   absl::Mutex mu_;
-  // The HTTP connections' threads, by connection number.
-  std::map<uint64_t, std::thread> http_threads_ ABSL_GUARDED_BY(mu_);
+  // The HTTP and forwarded connections' threads, by connection number.
+  std::map<uint64_t, std::thread> conn_threads_ ABSL_GUARDED_BY(mu_);
   // Connections whose thread has returned, still to be joined.
   std::vector<uint64_t> finished_ ABSL_GUARDED_BY(mu_);
-  // Sockets of the HTTP connections being served. Invariant: a socket is
-  // closed only after leaving this set, so shutting down the members
-  // never touches a reused descriptor.
-  std::set<int> http_fds_ ABSL_GUARDED_BY(mu_);
+  // Sockets of the connections being served (a forwarded one's two).
+  // Invariant: a socket is closed only after leaving this set, so shutting
+  // down the members never touches a reused descriptor.
+  std::set<int> conn_fds_ ABSL_GUARDED_BY(mu_);
+  int http_active_ ABSL_GUARDED_BY(mu_) = 0;
+  int forwarded_active_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_connection_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

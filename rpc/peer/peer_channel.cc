@@ -27,6 +27,15 @@ absl::Status BadUrl(const std::string& url, const std::string& why) {
 
 absl::StatusOr<std::string> PeerUrlToTarget(const std::string& url) {
   absl::string_view rest = url;
+  // etcd takes a unix URL's "host" as the socket's path name, relative to
+  // the working directory: unix://etcd.unix:1 is the file "etcd.unix:1".
+  if (absl::ConsumePrefix(&rest, "unix://") ||
+      absl::ConsumePrefix(&rest, "unixs://")) {
+    absl::ConsumeSuffix(&rest, "/");
+    if (rest.empty()) return BadUrl(url, "a unix URL needs a socket path");
+    if (absl::StrContains(rest, "://")) return BadUrl(url, "unknown scheme");
+    return absl::StrCat("unix:", rest);
+  }
   if (!absl::ConsumePrefix(&rest, "https://")) {
     absl::ConsumePrefix(&rest, "http://");
   }

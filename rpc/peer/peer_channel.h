@@ -24,9 +24,12 @@ namespace raftkv::rpc {
 inline constexpr int kMaxPeerMessageBytes = 64 << 20;
 
 // Turns a peer URL ("http://127.0.0.1:2380", "127.0.0.1:2380",
-// "https://[::1]:2380/") into a gRPC target ("127.0.0.1:2380"). Whether the
-// connection uses TLS is PeerChannelOptions::credentials's business (the
-// member checks that https URLs come with peer TLS flags).
+// "https://[::1]:2380/") into a gRPC target ("127.0.0.1:2380"), and a unix
+// URL ("unix://etcd.unix:1", "unixs://...") into gRPC's "unix:etcd.unix:1"
+// (a socket file named as etcd names it, relative to the working
+// directory). Whether the connection uses TLS is
+// PeerChannelOptions::credentials's business (the member checks that https
+// and unixs URLs come with peer TLS flags).
 absl::StatusOr<std::string> PeerUrlToTarget(const std::string& url);
 
 // Timing of one peer connection; the defaults suit a LAN.

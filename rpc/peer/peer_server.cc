@@ -58,7 +58,8 @@ absl::StatusOr<PeerServer> StartPeerServer(
   for (size_t i = 0; i < urls.size(); ++i) {
     absl::StatusOr<std::string> target = PeerUrlToTarget(urls[i]);
     if (!target.ok()) return target.status();
-    const bool tls = urls[i].rfind("https://", 0) == 0;
+    const bool tls =
+        urls[i].rfind("https://", 0) == 0 || urls[i].rfind("unixs://", 0) == 0;
     if (tls && credentials == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "raftkv: peer URL ", urls[i],

@@ -17,7 +17,33 @@
 #include "rpc/tls/cert_checks.h"
 
 namespace raftkv::rpc::tls {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError("No such file or not readable");
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void LogRefusal(const std::string& line) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* last = new std::map<std::string, absl::Time>();
+  absl::MutexLock l(&mu);
+  absl::Time& t = (*last)[line];
+  const absl::Time now = absl::Now();
+  if (now - t < absl::Seconds(1)) return;
+  t = now;
+  std::fprintf(stderr, "raftkv: %s\n", line.c_str());
+}
+
 namespace {
+
+// What SetCipherSuites set, for CipherList.
+std::string& CipherListStore() {
+  static auto* list = new std::string();
+  return *list;
+}
 
 namespace gx = grpc::experimental;
 
@@ -27,14 +53,6 @@ constexpr unsigned kRefreshSeconds = 1;
 std::string Flag(const TlsInfo& info, const std::string& name) {
   if (info.side == "peer") return absl::StrCat("--peer-", name);
   return absl::StrCat("--", name);
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError("No such file or not readable");
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 absl::Status CheckPemFile(const TlsInfo& info, const std::string& flag,
@@ -51,19 +69,6 @@ absl::Status CheckPemFile(const TlsInfo& info, const std::string& flag,
                                                    marker, " block"));
   }
   return absl::OkStatus();
-}
-
-// Logs a refused connection at most once a second per reason (a peer that
-// retries every 50 ms must not flood the log).
-void LogRefusal(const std::string& line) {
-  static absl::Mutex mu(absl::kConstInit);
-  static auto* last = new std::map<std::string, absl::Time>();
-  absl::MutexLock l(&mu);
-  absl::Time& t = (*last)[line];
-  const absl::Time now = absl::Now();
-  if (now - t < absl::Seconds(1)) return;
-  t = now;
-  std::fprintf(stderr, "raftkv: %s\n", line.c_str());
 }
 
 std::string Host(const std::string& target) {
@@ -303,10 +308,13 @@ absl::Status SetCipherSuites(const std::vector<std::string>& names) {
     }
     openssl.push_back(it->second);
   }
+  CipherListStore() = absl::StrJoin(openssl, ":");
   // gRPC reads this once, when it first makes TLS credentials.
-  setenv("GRPC_SSL_CIPHER_SUITES", absl::StrJoin(openssl, ":").c_str(), 1);
+  setenv("GRPC_SSL_CIPHER_SUITES", CipherListStore().c_str(), 1);
   return absl::OkStatus();
 }
+
+const std::string& CipherList() { return CipherListStore(); }
 
 absl::Status CheckVersions(const std::string& min, const std::string& max) {
   static const std::map<std::string, int> kVersions = {

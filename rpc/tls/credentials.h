@@ -75,6 +75,18 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> ChannelCredentials(
 // or unsupported name is an error naming it.
 absl::Status SetCipherSuites(const std::vector<std::string>& names);
 
+// The OpenSSL cipher list SetCipherSuites set, "" if it set none (gRPC's
+// default suites apply then). For TLS this process terminates itself
+// (terminator.h), so both kinds of connection on a port offer the same.
+const std::string& CipherList();
+
+// Helpers shared with terminator.h.
+// The bytes of the file at `path`; NotFound if it cannot be read.
+absl::StatusOr<std::string> ReadFile(const std::string& path);
+// Logs `line` (a refused connection) at most once a second per distinct
+// line: a peer that retries every 50 ms must not flood the log.
+void LogRefusal(const std::string& line);
+
 // --tls-min-version / --tls-max-version (etcd 3.5: TLS1.0 ... TLS1.3).
 // gRPC 1.51 negotiates TLS 1.2 and 1.3 only: a minimum of TLS1.0 or TLS1.1
 // is met (nothing older is ever negotiated); a range that excludes TLS 1.2

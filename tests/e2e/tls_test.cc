@@ -90,6 +90,17 @@ RunResult Ctl(const std::string& endpoint, const std::vector<std::string>& tls,
   return RunProgram(argv, "", {"ETCDCTL_API=3"}, absl::Seconds(15));
 }
 
+// curl against `url` with `tls` flags (curl's --cacert/--cert/--key) and
+// `extra` arguments; offers ALPN h2 and http/1.1 as curl does by default.
+RunResult Curl(const std::string& url, const std::vector<std::string>& tls,
+               const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {"curl", "-sS", "--max-time", "5"};
+  argv.insert(argv.end(), tls.begin(), tls.end());
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  argv.push_back(url);
+  return RunProgram(argv, "", {}, absl::Seconds(10));
+}
+
 std::vector<std::string> Trusting(const std::string& ca) {
   return {"--cacert=" + ca};
 }
@@ -165,6 +176,71 @@ TEST_F(TlsTest, ClientCertAuthAdmitsOnlyCertificatesOfTheTrustedCa) {
   EXPECT_EQ(get.out, "v\n") << get.err;
 }
 
+// HTTP/1.1 on an https client URL, as etcd serves it there: curl reaches
+// /health, /version, /metrics and the JSON gateway on the very port where
+// etcdctl speaks gRPC, under the same client-certificate rules.
+TEST_F(TlsTest, HttpsClientUrlServesHttpAndGrpcUnderOnePolicy) {
+  ASSERT_TRUE(raftkv::testing::HaveProgram("curl"));
+  ClusterOptions o;
+  o.size = 1;
+  o.client_scheme = "https";
+  o.extra_flags = {"--cert-file=" + kCert, "--key-file=" + kKey,
+                   "--trusted-ca-file=" + kCa, "--client-cert-auth"};
+  ProcessCluster c(o);
+  StartAll(c);
+  const OtherCa other = MakeOtherCa(dir_.path());
+  const std::string url = c.client_url(0);
+  const std::vector<std::string> good = {"--cacert", kCa,     "--cert",
+                                         kCert,      "--key", kKey};
+
+  RunResult health = Curl(url + "/health", good);
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  EXPECT_TRUE(absl::StrContains(health.out, "\"health\":\"true\""))
+      << health.out;
+  // Offering only http/1.1, and offering h2 too (curl's default): both are
+  // served as HTTP/1.1 by the member.
+  RunResult version = Curl(url + "/version", good, {"--http1.1"});
+  EXPECT_TRUE(absl::StrContains(version.out, "\"etcdserver\""))
+      << version.out << version.err;
+  RunResult metrics = Curl(url + "/metrics", good, {"--http2"});
+  EXPECT_TRUE(absl::StrContains(metrics.out, "etcd_server_has_leader 1"))
+      << metrics.err;
+  // The JSON gateway: put foo=bar ("Zm9v", "YmFy"), read by etcdctl over
+  // gRPC on the same port.
+  RunResult put =
+      Curl(url + "/v3/kv/put", good,
+           {"-X", "POST", "-d", R"({"key":"Zm9v","value":"YmFy"})"});
+  EXPECT_TRUE(absl::StrContains(put.out, "\"revision\"")) << put.out << put.err;
+  RunResult get = Ctl(url, WithCert(kCa, kCert, kKey),
+                      {"get", "foo", "--print-value-only"});
+  EXPECT_EQ(get.out, "bar\n") << get.err;
+
+  // Refused as gRPC is: no client certificate, another CA's certificate, a
+  // client that does not trust the server, plaintext HTTP.
+  RunResult none = Curl(url + "/health", {"--cacert", kCa});
+  EXPECT_NE(none.exit_code, 0) << none.out;
+  RunResult foreign =
+      Curl(url + "/v3/kv/put",
+           {"--cacert", kCa, "--cert", other.cert, "--key", other.key},
+           {"-X", "POST", "-d", R"({"key":"Zm9v","value":"eA=="})"});
+  EXPECT_NE(foreign.exit_code, 0) << foreign.out;
+  RunResult untrusted = Curl(
+      url + "/health", {"--cacert", other.ca, "--cert", kCert, "--key", kKey});
+  EXPECT_NE(untrusted.exit_code, 0) << untrusted.out;
+  RunResult plain =
+      Curl(absl::StrCat("http://", c.client_endpoint(0), "/health"), {});
+  EXPECT_FALSE(absl::StrContains(plain.out, "\"health\"")) << plain.out;
+  // Nothing refused landed, and the refusals were counted.
+  RunResult after = Ctl(url, WithCert(kCa, kCert, kKey),
+                        {"get", "foo", "--print-value-only"});
+  EXPECT_EQ(after.out, "bar\n") << after.err;
+  auto counters = c.HttpGet(0, "/metrics");
+  ASSERT_TRUE(counters.ok());
+  EXPECT_FALSE(absl::StrContains(
+      *counters, "raftkv_client_connections_total{kind=\"tls_failed\"} 0"))
+      << *counters;
+}
+
 TEST_F(TlsTest, ServerTlsWithoutClientAuthServesAnyClientThatTrustsIt) {
   ClusterOptions o;
   o.size = 1;
@@ -215,6 +291,14 @@ TEST_F(TlsTest, RevokedClientCertificateIsRefused) {
           {"put", "a", "2"});
   EXPECT_NE(revoked.exit_code, 0) << revoked.out;
   EXPECT_TRUE(absl::StrContains(c.Log(0), "revoked")) << c.Log(0);
+  // HTTP on the same port checks the same list.
+  RunResult http_revoked =
+      Curl(c.client_url(0) + "/health",
+           {"--cacert", kCa, "--cert", kRevokedCert, "--key", kRevokedKey});
+  EXPECT_NE(http_revoked.exit_code, 0) << http_revoked.out;
+  RunResult http_good = Curl(c.client_url(0) + "/health",
+                             {"--cacert", kCa, "--cert", kCert, "--key", kKey});
+  EXPECT_TRUE(absl::StrContains(http_good.out, "true")) << http_good.err;
   RunResult get = Ctl(c.client_url(0), WithCert(kCa, kCert, kKey),
                       {"get", "a", "--print-value-only"});
   EXPECT_EQ(get.out, "1\n");
@@ -350,6 +434,15 @@ TEST_F(TlsTest, ReplacedCertificateIsUsedWithoutRestart) {
       << c.Log(0);
   RunResult old_ca = Ctl(c.client_url(0), Trusting(kCa), {"get", "a"});
   EXPECT_NE(old_ca.exit_code, 0) << old_ca.out;
+  // HTTP on the same port presents the new pair too.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Curl(c.client_url(0) + "/health", {"--cacert", other.ca})
+                   .exit_code == 0;
+      },
+      absl::Seconds(10), absl::Milliseconds(200)));
+  RunResult http_old_ca = Curl(c.client_url(0) + "/health", {"--cacert", kCa});
+  EXPECT_NE(http_old_ca.exit_code, 0) << http_old_ca.out;
 }
 
 // A client that opens a TCP connection to the TLS port and never sends a

@@ -49,7 +49,9 @@ TEST(EndpointTest, Parse) {
   EXPECT_EQ(client::ParseEndpointUrl("http://h:1")->scheme,
             client::Scheme::kHttp);
   EXPECT_EQ(client::ParseEndpointUrl("h:1")->scheme, client::Scheme::kNone);
-  EXPECT_FALSE(client::ParseEndpoint("unix://a.sock").ok());
+  EXPECT_EQ(*client::ParseEndpoint("unix://a.sock"), "unix:a.sock");
+  EXPECT_EQ(*client::ParseEndpoint("unix://etcd.unix:1/"), "unix:etcd.unix:1");
+  EXPECT_FALSE(client::ParseEndpoint("unix://").ok());
   EXPECT_FALSE(client::ParseEndpoint("ftp://h:1").ok());
   EXPECT_FALSE(client::ParseEndpoint("").ok());
   auto list = client::ParseEndpointList("a:1,,http://b:2");

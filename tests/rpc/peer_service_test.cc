@@ -122,14 +122,17 @@ TEST(PeerServerTest, PortInUseNamesTheUrl) {
                                      m1.url(), ": Address already in use")));
 }
 
-TEST(PeerUrlTest, AcceptsHttpHttpsAndBareHostPortOnly) {
+TEST(PeerUrlTest, AcceptsHttpHttpsUnixAndBareHostPortOnly) {
+  EXPECT_EQ(*PeerUrlToTarget("unix://etcd.unix:1"), "unix:etcd.unix:1");
+  EXPECT_EQ(*PeerUrlToTarget("unixs://sock"), "unix:sock");
+  EXPECT_EQ(*PeerUrlToTarget("unix:///tmp/m1.sock"), "unix:/tmp/m1.sock");
   EXPECT_EQ(*PeerUrlToTarget("http://127.0.0.1:2380"), "127.0.0.1:2380");
   EXPECT_EQ(*PeerUrlToTarget("127.0.0.1:2380"), "127.0.0.1:2380");
   EXPECT_EQ(*PeerUrlToTarget("http://127.0.0.1:2380/"), "127.0.0.1:2380");
   EXPECT_EQ(*PeerUrlToTarget("http://[::1]:2380"), "[::1]:2380");
   EXPECT_EQ(*PeerUrlToTarget("https://127.0.0.1:2380"), "127.0.0.1:2380");
   for (const char* bad :
-       {"unix://sock", "http://127.0.0.1", "127.0.0.1:x",
+       {"unix://", "ftp://x:1", "http://127.0.0.1", "127.0.0.1:x",
         "http://127.0.0.1:2380/path", ":2380", "127.0.0.1:70000"}) {
     EXPECT_FALSE(PeerUrlToTarget(bad).ok()) << bad;
   }
