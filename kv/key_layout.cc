@@ -114,6 +114,12 @@ std::string LeaseKey(int64_t id) {
   return std::string(1, kLeaseTag) + EncodeFixed64(static_cast<uint64_t>(id));
 }
 
+std::string AlarmKey(int32_t alarm, uint64_t member_id) {
+  return std::string(1, kAlarmTag) +
+         EncodeFixed64(static_cast<uint64_t>(static_cast<int64_t>(alarm))) +
+         EncodeFixed64(member_id);
+}
+
 std::string LeaseKeyIndexKey(int64_t id, std::string_view key) {
   std::string out(1, kLeaseKeyTag);
   out += EncodeFixed64(static_cast<uint64_t>(id));

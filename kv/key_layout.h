@@ -49,6 +49,9 @@ inline constexpr char kLeaseTag = 'l';
 // "L" + BE64(lease id) + key -> "" for every live key attached to a lease,
 // so that a revoke finds its keys without scanning the store.
 inline constexpr char kLeaseKeyTag = 'L';
+// "a" + BE64(alarm type) + BE64(member id) -> "" for every raised alarm
+// (kv/alarms.h), written in the batch of the entry that raised it.
+inline constexpr char kAlarmTag = 'a';
 
 inline constexpr std::string_view kRevisionKey = "m/revision";
 inline constexpr std::string_view kCompactKey = "m/compact";
@@ -95,6 +98,7 @@ inline constexpr char kPutTag = 'P';
 inline constexpr char kTombstoneTag = 'D';
 
 std::string LeaseKey(int64_t id);
+std::string AlarmKey(int32_t alarm, uint64_t member_id);
 std::string LeaseKeyIndexKey(int64_t id, std::string_view key);
 
 std::string ChangeKey(int64_t main, int64_t sub);

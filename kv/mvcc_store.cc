@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "kv/alarms.h"
 #include "kv/errors.h"
 #include "kv/key_layout.h"
 #include "kv/range_reader.h"
@@ -119,6 +120,16 @@ class CommandRunner {
       }
       record.set_remaining_ttl(cp.remaining_ttl());
       overlay_->Put(key, record.SerializeAsString());
+    }
+    return ApplyResponse();
+  }
+  absl::StatusOr<ApplyResponse> operator()(const kvpb::AlarmChange* req) {
+    // Persistence only; the StateMachine answers from its AlarmSet.
+    const std::string key = layout::AlarmKey(req->alarm(), req->member_id());
+    if (req->action() == kvpb::AlarmChange::ACTIVATE) {
+      overlay_->Put(key, "");
+    } else if (req->action() == kvpb::AlarmChange::DEACTIVATE) {
+      overlay_->Delete(key);
     }
     return ApplyResponse();
   }
@@ -267,6 +278,14 @@ int64_t MvccStore::ApproximateSize() const {
   uint64_t size = 0;
   db_->GetApproximateSizes(&all, 1, &size);
   return static_cast<int64_t>(size);
+}
+
+void MvccStore::CompactRange() const { db_->CompactRange(nullptr, nullptr); }
+
+absl::StatusOr<std::vector<kvpb::AlarmMember>> MvccStore::Alarms() const {
+  Revisions revisions;
+  std::unique_ptr<SnapshotView> view = Snapshot(&revisions);
+  return ReadAlarms(*view);
 }
 
 int64_t MvccStore::revision() const {

@@ -64,7 +64,7 @@ struct ApplyCommand {
       const etcdserverpb::PutRequest*, const etcdserverpb::DeleteRangeRequest*,
       const etcdserverpb::TxnRequest*, const etcdserverpb::CompactionRequest*,
       const kvpb::LeaseGrant*, const kvpb::LeaseRevoke*,
-      const kvpb::LeaseCheckpoint*>;
+      const kvpb::LeaseCheckpoint*, const kvpb::AlarmChange*>;
   uint64_t raft_index = 0;
   Request request;
 };
@@ -72,7 +72,8 @@ struct ApplyCommand {
 using ApplyResponse =
     std::variant<std::monostate, etcdserverpb::PutResponse,
                  etcdserverpb::DeleteRangeResponse, etcdserverpb::TxnResponse,
-                 etcdserverpb::CompactionResponse, kvpb::LeaseResult>;
+                 etcdserverpb::CompactionResponse, kvpb::LeaseResult,
+                 kvpb::AlarmResult>;
 
 // A slice of the change log, for watchers.
 struct ChangeBatch {
@@ -134,6 +135,16 @@ class MvccStore {
   absl::StatusOr<bool> CompactStep(size_t max_changes)
       ABSL_LOCKS_EXCLUDED(write_mu_, mu_);
 
+  // Every raised alarm (kv/alarms.h), in (type, member) order.
+  absl::StatusOr<std::vector<kvpb::AlarmMember>> Alarms() const;
+
+  // Rewrites LevelDB's tables over the whole key range (leveldb's
+  // CompactRange), dropping deleted and overwritten entries: etcd's
+  // Defragment. Blocks the caller for as long as it takes, but neither
+  // readers nor Apply wait for it (LevelDB compacts on its own thread and
+  // keeps serving). Thread-safe; call it from a thread that may block.
+  void CompactRange() const;
+
   // Every lease record, in ID order (the lessor rebuilds from it).
   absl::StatusOr<std::vector<kvpb::LeaseRecord>> Leases() const;
   // The keys attached to lease `id`, in key order.
@@ -148,7 +159,6 @@ class MvccStore {
   // must outlive the view.
   std::unique_ptr<ReadView> RawSnapshot() const;
 
-  // Approximate bytes on disk (etcd's dbSize).
   // etcd's HashKV: a checksum of the key-value history as of `rev` (0 =
   // the current revision) that readers at uncompacted revisions can see:
   // every version with compact < revision <= rev, plus each key's newest
@@ -167,6 +177,9 @@ class MvccStore {
   absl::StatusOr<HashKvResult> HashKV(int64_t rev) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Approximate bytes of LevelDB's tables over the whole key range (not the
+  // memtable, whose writes are still in LevelDB's log file). Obsolete
+  // versions count until LevelDB compacts them away.
   int64_t ApproximateSize() const;
 
  private:

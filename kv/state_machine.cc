@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <utility>
@@ -17,6 +18,25 @@ namespace fs = std::filesystem;
 // Physical compaction work per step (change-log entries), so that one step
 // holds the store's write lock only briefly.
 constexpr size_t kCompactionStep = 1000;
+
+namespace {
+
+// etcd's log lines ("alarm NOSPACE raised by peer <id>", "alarm disarmed"):
+// one per alarm that `after` adds to or removes from `before`.
+void LogAlarmChanges(const AlarmSet& before, const AlarmSet& after) {
+  auto log = [](const char* what, const AlarmSet& in, const AlarmSet& not_in) {
+    for (const kvpb::AlarmMember& m : in.List()) {
+      if (not_in.Contains(m.alarm(), m.member_id())) continue;
+      std::fprintf(stderr, "raftkv: alarm %s %s by member %llx\n",
+                   AlarmTypeName(m.alarm()).c_str(), what,
+                   static_cast<unsigned long long>(m.member_id()));
+    }
+  };
+  log("raised", after, before);
+  log("disarmed", before, after);
+}
+
+}  // namespace
 
 void ResultRouter::Register(uint64_t id, ResultCallback cb) {
   absl::MutexLock l(&mu_);
@@ -51,6 +71,7 @@ absl::StatusOr<std::unique_ptr<StateMachine>> StateMachine::Open(
       dir, options, std::shared_ptr<MvccStore>(std::move(*store)),
       std::move(*members)));
   sm->lessor_.Reset(*leases);
+  if (absl::Status s = sm->LoadAlarms(*sm->store()); !s.ok()) return s;
   return sm;
 }
 
@@ -62,6 +83,8 @@ StateMachine::StateMachine(std::string dir, const MvccOptions& options,
       members_(std::move(members)),
       store_(std::move(store)) {
   applied_ = store_->applied_index();
+  quota_ =
+      std::make_shared<const BackendQuota>(0, [this] { return DiskSize(); });
   compaction_pending_ = true;  // finish any interrupted physical compaction
   compactor_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "raftkv-compact");
@@ -77,20 +100,100 @@ StateMachine::~StateMachine() {
   compactor_.join();
 }
 
-int64_t StateMachine::DiskSize() const {
-  namespace fs = std::filesystem;
-  std::error_code ec;
+namespace {
+
+// Sizes of the files in a LevelDB directory: all of them but LevelDB's text
+// LOG (diagnostics, not data), and its write-ahead logs (*.log) alone.
+struct DirSizes {
   int64_t total = 0;
+  int64_t logs = 0;
+};
+
+DirSizes StoreFileSizes(const std::string& dir) {
+  DirSizes sizes;
+  std::error_code ec;
   // A snapshot install may swap the directory while we walk it: the error
   // ends the walk early and the size is approximate, which is all it claims.
-  for (fs::recursive_directory_iterator it(dir_ + "/store", ec), end;
-       !ec && it != end; it.increment(ec)) {
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name == "LOG" || name == "LOG.old") continue;
     std::error_code size_ec;
     const uintmax_t size =
         it->is_regular_file(size_ec) ? it->file_size(size_ec) : 0;
-    if (!size_ec) total += static_cast<int64_t>(size);
+    if (size_ec) continue;
+    sizes.total += static_cast<int64_t>(size);
+    if (it->path().extension() == ".log") {
+      sizes.logs += static_cast<int64_t>(size);
+    }
   }
-  return total;
+  return sizes;
+}
+
+}  // namespace
+
+int64_t StateMachine::DiskSize() const {
+  return StoreFileSizes(dir_ + "/store").total;
+}
+
+int64_t StateMachine::SizeInUse() const {
+  const DirSizes sizes = StoreFileSizes(dir_ + "/store");
+  return std::min(sizes.total, store()->ApproximateSize() + sizes.logs);
+}
+
+absl::Status StateMachine::Defragment() {
+  for (;;) {
+    auto done = store()->CompactStep(kCompactionStep);
+    if (!done.ok()) return done.status();
+    if (*done) break;
+  }
+  store()->CompactRange();
+  quota()->Invalidate();
+  return absl::OkStatus();
+}
+
+void StateMachine::SetQuota(int64_t bytes) {
+  auto quota = std::make_shared<const BackendQuota>(
+      bytes, [this] { return DiskSize(); });
+  // etcd's start-up lines about its quota.
+  if (!quota->enabled()) {
+    std::fprintf(stderr, "raftkv: disabled backend quota\n");
+  } else {
+    if (quota->limit() > kMaxQuotaBytes) {
+      std::fprintf(stderr,
+                   "raftkv: quota exceeds the maximum value "
+                   "(quota-size-bytes=%lld quota-maximum-size-bytes=%lld)\n",
+                   static_cast<long long>(quota->limit()),
+                   static_cast<long long>(kMaxQuotaBytes));
+    }
+    std::fprintf(stderr,
+                 "raftkv: enabled backend quota (quota-size-bytes=%lld)\n",
+                 static_cast<long long>(quota->limit()));
+  }
+  absl::MutexLock l(&mu_);
+  quota_ = std::move(quota);
+}
+
+std::shared_ptr<const BackendQuota> StateMachine::quota() const {
+  absl::MutexLock l(&mu_);
+  return quota_;
+}
+
+void StateMachine::SetQuotaObserver(std::function<void()> fn) {
+  absl::MutexLock l(&mu_);
+  quota_observer_ = std::move(fn);
+}
+
+absl::Status StateMachine::LoadAlarms(const MvccStore& store) {
+  auto alarms = store.Alarms();
+  if (!alarms.ok()) return alarms.status();
+  alarms_.Set(AlarmSet(*alarms));
+  return absl::OkStatus();
+}
+
+void StateMachine::SetCompactionObserver(std::function<void(int64_t)> fn) {
+  absl::MutexLock l(&mu_);
+  compaction_observer_ = std::move(fn);
 }
 
 std::shared_ptr<MvccStore> StateMachine::store() const {
@@ -197,6 +300,12 @@ absl::Status StateMachine::Apply(const std::vector<raftpb::Entry>& entries) {
   std::vector<ApplyCommand> commands(entries.size());
   std::shared_ptr<MvccStore> store = this->store();
   const uint64_t store_applied = store->applied_index();
+  // The alarms as each entry meets them: an alarm raised by entry i refuses
+  // entry i+1 of the same batch, on every member alike.
+  AlarmSet alarms = alarms_.Get();
+  bool alarms_changed = false;
+  std::vector<absl::Status> refused(entries.size());
+  std::vector<kvpb::AlarmResult> alarm_results(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) {
     const raftpb::Entry& e = entries[i];
     commands[i].raft_index = e.index();
@@ -207,6 +316,8 @@ absl::Status StateMachine::Apply(const std::vector<raftpb::Entry>& entries) {
     }
     if (e.data().empty() || !requests[i].ParseFromString(e.data())) continue;
     kvpb::InternalRequest& r = requests[i];
+    refused[i] = alarms.Refusal(r);
+    if (!refused[i].ok()) continue;  // applied as an entry with no effect
     switch (r.request_case()) {
       case kvpb::InternalRequest::kPut:
         commands[i].request = &r.put();
@@ -229,6 +340,11 @@ absl::Status StateMachine::Apply(const std::vector<raftpb::Entry>& entries) {
       case kvpb::InternalRequest::kLeaseCheckpoint:
         commands[i].request = &r.lease_checkpoint();
         break;
+      case kvpb::InternalRequest::kAlarm:
+        commands[i].request = &r.alarm();
+        alarm_results[i] = alarms.Apply(r.alarm());
+        alarms_changed |= r.alarm().action() != kvpb::AlarmChange::GET;
+        break;
       case kvpb::InternalRequest::kPublish:
         if (absl::Status s = members_->Publish(r.publish()); !s.ok()) return s;
         break;
@@ -238,20 +354,48 @@ absl::Status StateMachine::Apply(const std::vector<raftpb::Entry>& entries) {
   }
   auto results = store->Apply(commands);
   if (!results.ok()) return results.status();
+  if (alarms_changed) LogAlarmChanges(alarms_.Get(), alarms);
+  if (alarms_changed) alarms_.Set(alarms);
   bool compacted = false;
+  int64_t largest_cost = 0;  // of the writes applied
   for (size_t i = 0; i < entries.size(); ++i) {
-    const ApplyResult& result = (*results)[i];
-    if (result.ok()) UpdateLessor(requests[i]);
+    ApplyResult& result = (*results)[i];
+    if (!refused[i].ok()) {
+      result = refused[i];
+    } else if (requests[i].has_alarm()) {
+      result = ApplyResponse(std::move(alarm_results[i]));
+    }
+    if (result.ok()) {
+      UpdateLessor(requests[i]);
+      largest_cost = std::max(largest_cost, QuotaCost(requests[i]));
+    }
     if (requests[i].id() == 0) continue;
     compacted |= requests[i].has_compaction() && result.ok();
     if (ResultCallback cb = results_.Take(requests[i].id())) cb(result);
   }
   if (compacted) {
-    absl::MutexLock l(&mu_);
-    compaction_pending_ = true;
+    std::function<void(int64_t)> observer;
+    {
+      absl::MutexLock l(&mu_);
+      compaction_pending_ = true;
+      observer = compaction_observer_;
+    }
+    if (observer) observer(store->compact_revision());
   }
+  if (largest_cost > 0) CheckQuota(largest_cost);
   PublishApplied(entries.back().index());
   return absl::OkStatus();
+}
+
+void StateMachine::CheckQuota(int64_t cost) {
+  std::shared_ptr<const BackendQuota> quota;
+  std::function<void()> observer;
+  {
+    absl::MutexLock l(&mu_);
+    quota = quota_;
+    observer = quota_observer_;
+  }
+  if (observer && !quota->AvailableFor(cost)) observer();
 }
 
 void StateMachine::UpdateLessor(const kvpb::InternalRequest& r) {
@@ -326,6 +470,7 @@ absl::Status StateMachine::InstallSnapshot(
   auto leases = (*store)->Leases();
   if (!leases.ok()) return leases.status();
   lessor_.Reset(*leases);
+  if (absl::Status s = LoadAlarms(**store); !s.ok()) return s;
   const uint64_t applied = (*store)->applied_index();
   {
     absl::MutexLock l(&mu_);

@@ -17,12 +17,11 @@
 #include "absl/strings/str_split.h"
 #include "cmd/raftkv/config_file.h"
 #include "kv/members.h"
+#include "kv/quota.h"
 
 namespace raftkv::cmd {
 namespace {
 
-// etcd's quota when --quota-backend-bytes is 0.
-constexpr int64_t kDefaultQuotaBytes = 2LL << 30;
 // etcd refuses longer election timeouts (embed.Config.Validate).
 constexpr uint64_t kMaxElectionMs = 50000;
 
@@ -280,6 +279,11 @@ absl::Status Raft(const FlagValues& v, ServerConfig* c) {
   }
   c->strict_reconfig_check = GetBool(v, "strict-reconfig-check");
   c->initial_corrupt_check = GetBool(v, "experimental-initial-corrupt-check");
+  c->corrupt_check_time = GetDuration(v, "experimental-corrupt-check-time");
+  if (c->corrupt_check_time < absl::ZeroDuration()) {
+    return Invalid(v, "experimental-corrupt-check-time",
+                   "must not be negative");
+  }
   c->unsafe_no_read_index = GetBool(v, "unsafe-no-read-index");
   c->unsafe_no_fsync = GetBool(v, "unsafe-no-fsync");
   c->unsafe_ack_before_commit = GetBool(v, "unsafe-ack-before-commit");
@@ -288,7 +292,10 @@ absl::Status Raft(const FlagValues& v, ServerConfig* c) {
 
 absl::Status Limits(const FlagValues& v, ServerConfig* c) {
   c->quota_backend_bytes = GetInt(v, "quota-backend-bytes");
-  if (c->quota_backend_bytes == 0) c->quota_backend_bytes = kDefaultQuotaBytes;
+  // As etcd: 0 means the default (2 GiB), a negative value no quota.
+  if (c->quota_backend_bytes == 0) {
+    c->quota_backend_bytes = kv::kDefaultQuotaBytes;
+  }
   c->max_request_bytes = static_cast<int64_t>(GetUint(v, "max-request-bytes"));
   c->max_txn_ops = static_cast<int64_t>(GetUint(v, "max-txn-ops"));
   if (c->max_request_bytes <= 0 || c->max_txn_ops <= 0) {
@@ -548,6 +555,8 @@ std::string DescribeConfig(const ServerConfig& c) {
   line("enable-grpc-gateway", c.enable_grpc_gateway ? "true" : "false");
   line("experimental-initial-corrupt-check",
        c.initial_corrupt_check ? "true" : "false");
+  line("experimental-corrupt-check-time",
+       absl::FormatDuration(c.corrupt_check_time));
   line("experimental-watch-progress-notify-interval",
        absl::FormatDuration(c.watch_progress_notify_interval));
   line("lease-checkpoint-interval",

@@ -32,6 +32,8 @@ struct ServerConfig {
   uint64_t snapshot_count = 0;
   int heartbeat_ms = 0;
   int election_ms = 0;
+  // --quota-backend-bytes (kv/quota.h): 0 given becomes etcd's 2 GiB;
+  // negative: no quota.
   int64_t quota_backend_bytes = 0;
   int64_t max_request_bytes = 0;
   int64_t max_txn_ops = 0;
@@ -44,6 +46,9 @@ struct ServerConfig {
   // member's HashKV with every reachable peer's at the same revision and
   // refuse to start on a mismatch (etcd's "found data inconsistency").
   bool initial_corrupt_check = false;
+  // --experimental-corrupt-check-time: how often the leader compares its
+  // HashKV with every member's and raises CORRUPT on a mismatch (0: never).
+  absl::Duration corrupt_check_time = absl::ZeroDuration();
   // --enable-grpc-gateway: serve the JSON gateway (/v3/...) on http(s)
   // client URLs next to gRPC (etcd's default: on).
   bool enable_grpc_gateway = true;

@@ -63,8 +63,8 @@ const std::vector<FlagSpec>& Table() {
      "raftkv removes WAL segments once a log compaction covers them "
      "(--snapshot-count); it has no file-count retention"},
     {"quota-backend-bytes", K::kInt, "0", S::kAccepted,
-     "backend quota in bytes (0: 2 GiB, negative: none); stored in the "
-     "config, the NOSPACE alarm is not enforced yet"},
+     "backend quota in bytes (0: 2 GiB, negative: none); over it the NOSPACE "
+     "alarm is raised and writes refused (docs/space-and-integrity.md)"},
     {"backend-batch-interval", K::kDuration, "0s", S::kRefused, kNoBbolt},
     {"backend-batch-limit", K::kInt, "0", S::kRefused, kNoBbolt},
     {"max-txn-ops", K::kUint, "128", S::kAccepted,
@@ -186,9 +186,9 @@ const std::vector<FlagSpec>& Table() {
     {"experimental-initial-corrupt-check", K::kBool, "false", S::kAccepted,
      "before serving, compare HashKV with every reachable peer and refuse "
      "to start on a mismatch"},
-    {"experimental-corrupt-check-time", K::kDuration, "0s", S::kRefused,
-     "raftkv checks for corruption only at start "
-     "(--experimental-initial-corrupt-check), not periodically"},
+    {"experimental-corrupt-check-time", K::kDuration, "0s", S::kAccepted,
+     "how often the leader compares HashKV with every member and raises "
+     "CORRUPT on a mismatch (0s: never)"},
     {"experimental-enable-v2v3", K::kString, "", S::kRefused, kNoV2},
     {"experimental-backend-bbolt-freelist-type", K::kString, "array",
      S::kRefused, kNoBbolt},

@@ -1,7 +1,9 @@
 // HTTP endpoints on --listen-metrics-urls and on the http:// client URLs
 // (next to gRPC, through rpc/http/client_mux.h), as etcd serves them:
-//   GET /health, /readyz  200 {"health":"true"} when a leader exists and a
-//                         linearizable read completes within 1 s, else 503
+//   GET /health, /readyz  200 {"health":"true"} when no alarm is raised
+//                         (?exclude=NOSPACE ignores one), a leader exists
+//                         and a linearizable read completes within 1 s,
+//                         else 503 {"health":"false"}
 //   GET /livez            200 while the member runs (no Raft round trip)
 //   GET /version          etcd's API level and raftkv's own version
 //   GET /metrics          Prometheus text: leader, sizes, memory, snapshots
@@ -14,13 +16,12 @@
 #include "absl/synchronization/notification.h"
 #include "cmd/raftkv/member.h"
 #include "httplib.h"
+#include "kv/alarms.h"
 #include "raft/message_check.h"
+#include "rpc/server/api_level.h"
 
 namespace raftkv::cmd {
 namespace {
-
-constexpr char kVersionJson[] =
-    R"({"etcdserver":"3.4.0","etcdcluster":"3.4.0","raftkv":"0.1.0"})";
 
 // Resident set size in bytes, from /proc/self/statm.
 int64_t ResidentBytes() {
@@ -34,9 +35,22 @@ int64_t ResidentBytes() {
 
 void Member::AddHttpRoutes(httplib::Server* http) {
   rpc::EtcdServer* server = server_.get();
-  auto health = [server](const httplib::Request&, httplib::Response& res) {
+  auto health = [server](const httplib::Request& req, httplib::Response& res) {
     std::string reason;
-    if (server->node().status().leader == 0) {
+    // etcd 3.4: a raised alarm makes the member unhealthy unless the alarm
+    // is named by ?exclude= (e.g. ?exclude=NOSPACE).
+    for (const kvpb::AlarmMember& m :
+         server->state_machine().alarms().Get().List()) {
+      const std::string name = kv::AlarmTypeName(m.alarm());
+      bool excluded = false;
+      for (size_t i = 0; i < req.get_param_value_count("exclude"); ++i) {
+        excluded |= req.get_param_value("exclude", i) == name;
+      }
+      if (!excluded && reason.empty()) reason = "ALARM " + name;
+    }
+    if (!reason.empty()) {
+      // Reported as etcd 3.4 does, without a reason (see below).
+    } else if (server->node().status().leader == 0) {
       reason = "RAFT NO LEADER";
     } else {
       auto done = std::make_shared<absl::Notification>();
@@ -52,11 +66,14 @@ void Member::AddHttpRoutes(httplib::Server* http) {
         reason = std::string(error->message());
       }
     }
+    // etcd 3.4's body exactly ({"health":"true"} or {"health":"false"}:
+    // scripts and etcd's own tests match it whole); the reason, which 3.5
+    // adds to the body, goes in a header.
     res.status = reason.empty() ? 200 : 503;
-    res.set_content(
-        absl::StrCat(R"({"health":")", reason.empty() ? "true" : "false",
-                     R"(","reason":")", reason, R"("})"),
-        "application/json");
+    if (!reason.empty()) res.set_header("X-Raftkv-Health-Reason", reason);
+    res.set_content(absl::StrCat(R"({"health":")",
+                                 reason.empty() ? "true" : "false", R"("})"),
+                    "application/json");
   };
   http->Get("/health", health);
   http->Get("/readyz", health);
@@ -67,7 +84,13 @@ void Member::AddHttpRoutes(httplib::Server* http) {
               res.set_content(ok ? "ok\n" : "failed\n", "text/plain");
             });
   http->Get("/version", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(kVersionJson, "application/json");
+    // etcd's /version, with raftkv's own version beside
+    // (rpc/server/api_level.h).
+    res.set_content(
+        absl::StrCat(R"({"etcdserver":")", rpc::kEtcdServerVersion,
+                     R"(","etcdcluster":")", rpc::kEtcdClusterVersion,
+                     R"(","raftkv":")", rpc::kRaftkvVersion, R"("})"),
+        "application/json");
   });
   const HandlerProxy* proxy = &proxy_;
   const auto* muxes = &client_muxes_;
@@ -75,6 +98,8 @@ void Member::AddHttpRoutes(httplib::Server* http) {
                                                httplib::Response& res) {
     const raft::NodeStatus st = server->node().status();
     std::string out;
+    absl::StrAppend(&out, "etcd_server_version{server_version=\"",
+                    rpc::kEtcdServerVersion, "\"} 1\n");
     absl::StrAppend(&out, "etcd_server_has_leader ", st.leader != 0 ? 1 : 0,
                     "\n");
     absl::StrAppend(&out, "etcd_server_is_leader ", st.leader == st.id ? 1 : 0,

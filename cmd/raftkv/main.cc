@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "cmd/raftkv/config.h"
 #include "cmd/raftkv/member.h"
+#include "rpc/server/api_level.h"
 
 ABSL_DECLARE_FLAG(absl::Duration, experimental_watch_progress_notify_interval);
 
@@ -60,7 +61,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (invocation->action == Action::kVersion) {
-    std::printf("raftkv Version: 0.1.0\netcd API Version: 3.4\n");
+    std::printf("raftkv Version: %s\netcd Version: %s\netcd API Version: %s\n",
+                raftkv::rpc::kRaftkvVersion, raftkv::rpc::kEtcdServerVersion,
+                raftkv::rpc::kEtcdApiVersion);
     return 0;
   }
   auto config = &invocation->config;
@@ -113,9 +116,9 @@ int main(int argc, char** argv) {
     }
     std::fprintf(
         stderr,
-        "raftkv: enabled capabilities for version 3.4\n"
+        "raftkv: enabled capabilities for version %s\n"
         "raftkv: published {Name:%s ClientURLs:[%s]} to cluster %llx\n",
-        config->name.c_str(), urls.c_str(),
+        raftkv::rpc::kEtcdApiVersion, config->name.c_str(), urls.c_str(),
         static_cast<unsigned long long>((*member)->cluster_id()));
     sigwait(&stop_signals, &sig);
   }

@@ -160,6 +160,7 @@ absl::Status Member::Open() {
       kv::StateMachine::Open(c.data_dir, kv::MvccOptions(), c.initial_members);
   if (!sm.ok()) return sm.status();
   sm_ = std::move(*sm);
+  sm_->SetQuota(c.quota_backend_bytes);
   if (c.new_cluster && sm_->members().cluster_id() != c.cluster_id) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "raftkv: --data-dir %s belongs to cluster %x, but --initial-cluster "
@@ -282,8 +283,8 @@ absl::Status Member::Open() {
 
 absl::Status Member::StartClientServer() {
   kv_service_ = std::make_unique<rpc::KvService>(server_.get());
-  maintenance_service_ =
-      std::make_unique<rpc::MaintenanceService>(server_.get());
+  maintenance_service_ = std::make_unique<rpc::MaintenanceService>(
+      server_.get(), config_.data_dir);
   cluster_service_ = std::make_unique<rpc::ClusterService>(server_.get());
   lease_service_ = std::make_unique<rpc::LeaseService>(server_.get());
   watch_service_ =

@@ -142,6 +142,13 @@ const std::vector<Command>& AllCommands() {
       {"lease list", RegisterNoFlags, RunLeaseList},
       {"lease keep-alive", RegisterLeaseKeepAliveFlags, RunLeaseKeepAlive},
       {"watch", RegisterWatchFlags, RunWatch},
+      {"alarm list", RegisterNoFlags, RunAlarmList},
+      {"alarm disarm", RegisterNoFlags, RunAlarmDisarm},
+      {"alarm recover", RegisterNoFlags, RunAlarmRecover},
+      {"defrag", RegisterNoFlags, RunDefrag},
+      {"snapshot save", RegisterNoFlags, RunSnapshotSave},
+      {"snapshot status", RegisterNoFlags, RunSnapshotStatus},
+      {"snapshot restore", RegisterSnapshotRestoreFlags, RunSnapshotRestore},
   };
   return *commands;
 }

@@ -119,6 +119,14 @@ int RunLeaseList(Context& ctx, const std::vector<std::string>& args);
 int RunLeaseKeepAlive(Context& ctx, const std::vector<std::string>& args);
 void RegisterWatchFlags(FlagSet& flags);
 int RunWatch(Context& ctx, const std::vector<std::string>& args);
+int RunAlarmList(Context& ctx, const std::vector<std::string>& args);
+int RunAlarmDisarm(Context& ctx, const std::vector<std::string>& args);
+int RunAlarmRecover(Context& ctx, const std::vector<std::string>& args);
+int RunDefrag(Context& ctx, const std::vector<std::string>& args);
+void RegisterSnapshotRestoreFlags(FlagSet& flags);
+int RunSnapshotSave(Context& ctx, const std::vector<std::string>& args);
+int RunSnapshotStatus(Context& ctx, const std::vector<std::string>& args);
+int RunSnapshotRestore(Context& ctx, const std::vector<std::string>& args);
 
 }  // namespace raftkv::ctl
 

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <cstdio>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -36,9 +37,21 @@ EtcdServer::EtcdServer(const ServerOptions& options, raft::Node* node,
     pthread_setname_np(pthread_self(), "raftkv-lessor");
     LessorLoop();
   });
+  {
+    absl::MutexLock l(&quota_hook_->mu);
+    quota_hook_->server = this;
+  }
+  sm_->SetQuotaObserver([hook = quota_hook_] {
+    absl::MutexLock l(&hook->mu);
+    if (hook->server != nullptr) hook->server->RaiseNoSpace();
+  });
 }
 
 EtcdServer::~EtcdServer() {
+  {
+    absl::MutexLock l(&quota_hook_->mu);
+    quota_hook_->server = nullptr;
+  }
   stopping_ = true;
   publisher_.join();
   lessor_thread_.join();
@@ -58,6 +71,11 @@ void EtcdServer::ArmTimeout(uint64_t id) {
 }
 
 void EtcdServer::Write(kvpb::InternalRequest request, WriteCallback done) {
+  if (!sm_->quota()->Available(request)) {
+    RaiseNoSpace();
+    done(kv::NoSpaceError());
+    return;
+  }
   const uint64_t id = NextRequestId();
   request.set_id(id);
   std::string data = request.SerializeAsString();
@@ -76,6 +94,24 @@ void EtcdServer::Write(kvpb::InternalRequest request, WriteCallback done) {
       cb(s);
     }
   });
+}
+
+void EtcdServer::RaiseNoSpace() {
+  if (sm_->alarms().Get().Contains(kv::kAlarmNoSpace, options_.member_id)) {
+    return;
+  }
+  if (raising_nospace_->exchange(true)) return;
+  std::fprintf(stderr,
+               "raftkv: message exceeded backend quota; raising alarm "
+               "(quota-size-bytes=%lld)\n",
+               static_cast<long long>(sm_->quota()->limit()));
+  kvpb::InternalRequest request;
+  kvpb::AlarmChange* alarm = request.mutable_alarm();
+  alarm->set_action(kvpb::AlarmChange::ACTIVATE);
+  alarm->set_member_id(options_.member_id);
+  alarm->set_alarm(kv::kAlarmNoSpace);
+  Write(std::move(request),
+        [flag = raising_nospace_](const kv::ApplyResult&) { *flag = false; });
 }
 
 void EtcdServer::LinearizableRead(std::function<void()> read,

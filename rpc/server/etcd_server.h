@@ -17,7 +17,9 @@
 #include <string>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/security/credentials.h"
 #include "kv/kvpb.pb.h"
@@ -67,8 +69,14 @@ class EtcdServer {
   ~EtcdServer();
 
   // Proposes a write; done gets the applied result, or etcd's timeout /
-  // no-leader / too-large error.
+  // no-leader / too-large error. A write that does not fit in the backend
+  // quota (kv/quota.h) is not proposed: done gets etcd's "database space
+  // exceeded" and this member raises NOSPACE, as etcd's gRPC layer does.
   void Write(kvpb::InternalRequest request, WriteCallback done);
+
+  // Proposes "NOSPACE raised by this member" unless it is raised already
+  // or such a proposal is in flight.
+  void RaiseNoSpace();
 
   // Runs `read` (on an executor thread) once local state reflects every
   // write acknowledged before this call: ReadIndex, then wait for apply.
@@ -125,6 +133,18 @@ class EtcdServer {
       std::make_shared<std::atomic<bool>>(false);
   std::thread publisher_;
   std::thread lessor_thread_;
+  // A NOSPACE proposal of this member's is in flight (shared with its
+  // callback, which may outlive a stop).
+  std::shared_ptr<std::atomic<bool>> raising_nospace_ =
+      std::make_shared<std::atomic<bool>>(false);
+  // What the state machine's quota observer calls through: this server
+  // until the destructor clears it (the apply thread may call it while the
+  // server stops).
+  struct QuotaHook {
+    absl::Mutex mu;
+    EtcdServer* server ABSL_GUARDED_BY(mu) = nullptr;
+  };
+  std::shared_ptr<QuotaHook> quota_hook_ = std::make_shared<QuotaHook>();
 };
 
 // etcd's error for a request that did not finish in time.

@@ -1,12 +1,15 @@
 // The etcd v3 gRPC services raftkv serves on its client URLs: KV,
-// Maintenance (Status, Alarm, MoveLeader) and Cluster (MemberList, and
-// membership changes). Each method validates, then hands the request to
-// EtcdServer and finishes its reactor from EtcdServer's callback; no gRPC
-// thread ever waits for Raft.
+// Maintenance (Status, Alarm, Defragment, hashes, MoveLeader) and Cluster
+// (MemberList, and membership changes). Each method validates, then hands the
+// request to EtcdServer and finishes its reactor from EtcdServer's callback; no
+// gRPC thread ever waits for Raft.
 #ifndef RAFTKV_RPC_SERVER_SERVICES_H_
 #define RAFTKV_RPC_SERVER_SERVICES_H_
 
 #include <grpcpp/grpcpp.h>
+
+#include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "rpc/rpc.grpc.pb.h"
@@ -53,14 +56,23 @@ class KvService final : public etcdserverpb::KV::CallbackService {
 class MaintenanceService final
     : public etcdserverpb::Maintenance::CallbackService {
  public:
-  explicit MaintenanceService(EtcdServer* server) : server_(server) {}
+  // `snapshot_dir` holds Snapshot's temporary files (the member's data
+  // dir; empty: $TMPDIR or /tmp).
+  explicit MaintenanceService(EtcdServer* server, std::string snapshot_dir = "")
+      : server_(server), snapshot_dir_(std::move(snapshot_dir)) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx,
                                    const etcdserverpb::StatusRequest* req,
                                    etcdserverpb::StatusResponse* resp) override;
+  // GET, ACTIVATE and DEACTIVATE through Raft (kv/alarms.h).
   grpc::ServerUnaryReactor* Alarm(grpc::CallbackServerContext* ctx,
                                   const etcdserverpb::AlarmRequest* req,
                                   etcdserverpb::AlarmResponse* resp) override;
+  // kv::StateMachine::Defragment on a worker thread; this member only.
+  grpc::ServerUnaryReactor* Defragment(
+      grpc::CallbackServerContext* ctx,
+      const etcdserverpb::DefragmentRequest* req,
+      etcdserverpb::DefragmentResponse* resp) override;
   grpc::ServerUnaryReactor* MoveLeader(
       grpc::CallbackServerContext* ctx,
       const etcdserverpb::MoveLeaderRequest* req,
@@ -74,9 +86,15 @@ class MaintenanceService final
   grpc::ServerUnaryReactor* Hash(grpc::CallbackServerContext* ctx,
                                  const etcdserverpb::HashRequest* req,
                                  etcdserverpb::HashResponse* resp) override;
+  // The store as a bbolt file in etcd 3.4's schema, in 32 KiB chunks, then
+  // its SHA-256 (maintenance_snapshot.cc).
+  grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* Snapshot(
+      grpc::CallbackServerContext* ctx,
+      const etcdserverpb::SnapshotRequest* req) override;
 
  private:
   EtcdServer* const server_;
+  const std::string snapshot_dir_;
 };
 
 class ClusterService final : public etcdserverpb::Cluster::CallbackService {

@@ -18,37 +18,16 @@
 
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "tests/kv/file_util.h"
 
 namespace raftkv::kv::bbolt {
 namespace {
 
 using Contents = std::map<std::string, std::map<std::string, std::string>>;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string templ =
-        (std::filesystem::temp_directory_path() / "bbolt_test.XXXXXX").string();
-    path_ = mkdtemp(templ.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-void WriteAll(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using testing::ReadAll;
+using testing::WriteAll;
+using TempDir = testing::TempDir;
 
 absl::Status Write(const std::string& path, const Contents& contents,
                    uint32_t page_size = 4096) {
@@ -94,7 +73,7 @@ absl::StatusOr<Contents> Read(const std::string& path, uint64_t size = 0) {
 
 void ExpectRoundTrip(const Contents& contents, uint32_t page_size = 4096) {
   TempDir dir;
-  const std::string path = dir.File("db");
+  const std::string path = dir.Path("db");
   ASSERT_TRUE(Write(path, contents, page_size).ok());
   const uint64_t size = std::filesystem::file_size(path);
   EXPECT_EQ(size % page_size, 0u);
@@ -195,7 +174,7 @@ TEST(BboltTest, RandomContents) {
 
 TEST(BboltTest, RefusesKeysOutOfOrder) {
   TempDir dir;
-  absl::StatusOr<std::unique_ptr<Writer>> w = Writer::Create(dir.File("db"));
+  absl::StatusOr<std::unique_ptr<Writer>> w = Writer::Create(dir.Path("db"));
   ASSERT_TRUE(w.ok());
   ASSERT_TRUE((*w)->BeginBucket("b").ok());
   ASSERT_TRUE((*w)->Put("b", "1").ok());
@@ -218,7 +197,7 @@ TEST(BboltTest, RefusesKeysOutOfOrder) {
   ASSERT_TRUE((*w)->Finish().ok());
   EXPECT_TRUE(absl::IsFailedPrecondition((*w)->BeginBucket("z")));
 
-  absl::StatusOr<Contents> got = Read(dir.File("db"));
+  absl::StatusOr<Contents> got = Read(dir.Path("db"));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(*got == (Contents{{"b", {{"b", "1"}, {"c", "3"}}}, {"ba", {}}}));
 }
@@ -228,13 +207,13 @@ TEST(BboltTest, RefusesBadPageSize) {
   Writer::Options options;
   options.page_size = 3000;
   EXPECT_TRUE(absl::IsInvalidArgument(
-      Writer::Create(dir.File("db"), options).status()));
+      Writer::Create(dir.Path("db"), options).status()));
 }
 
 TEST(BboltTest, NotFoundBucket) {
   TempDir dir;
-  ASSERT_TRUE(Write(dir.File("db"), {{"a", {{"k", "v"}}}}).ok());
-  absl::StatusOr<std::unique_ptr<Reader>> r = Reader::Open(dir.File("db"));
+  ASSERT_TRUE(Write(dir.Path("db"), {{"a", {{"k", "v"}}}}).ok());
+  absl::StatusOr<std::unique_ptr<Reader>> r = Reader::Open(dir.Path("db"));
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(absl::IsNotFound((*r)->ForEach(
       "b",
@@ -253,15 +232,15 @@ TEST(BboltTest, TrailingBytesWithSize) {
   // A snapshot file: the database, then its SHA-256.
   TempDir dir;
   const Contents c = {{"key", {{"a", "1"}}}};
-  ASSERT_TRUE(Write(dir.File("db"), c).ok());
-  std::string bytes = ReadAll(dir.File("db"));
+  ASSERT_TRUE(Write(dir.Path("db"), c).ok());
+  std::string bytes = ReadAll(dir.Path("db"));
   const uint64_t size = bytes.size();
   bytes.append(32, '\x5a');
-  WriteAll(dir.File("db"), bytes);
-  absl::StatusOr<Contents> got = Read(dir.File("db"), size);
+  WriteAll(dir.Path("db"), bytes);
+  absl::StatusOr<Contents> got = Read(dir.Path("db"), size);
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_TRUE(*got == c);
-  EXPECT_TRUE(absl::IsDataLoss(Read(dir.File("db"), size + 4096).status()));
+  EXPECT_TRUE(absl::IsDataLoss(Read(dir.Path("db"), size + 4096).status()));
 }
 
 class BboltCorruptionTest : public ::testing::Test {
@@ -272,12 +251,12 @@ class BboltCorruptionTest : public ::testing::Test {
     }
     contents_["big"]["x"] = std::string(20000, 'b');
     contents_["small"]["y"] = "z";
-    ASSERT_TRUE(Write(dir_.File("good"), contents_).ok());
-    good_ = ReadAll(dir_.File("good"));
+    ASSERT_TRUE(Write(dir_.Path("good"), contents_).ok());
+    good_ = ReadAll(dir_.Path("good"));
   }
   absl::StatusOr<Contents> ReadBytes(const std::string& bytes) {
-    WriteAll(dir_.File("bad"), bytes);
-    return Read(dir_.File("bad"));
+    WriteAll(dir_.Path("bad"), bytes);
+    return Read(dir_.Path("bad"));
   }
 
   TempDir dir_;
@@ -343,14 +322,14 @@ TEST_F(BboltCorruptionTest, DamagedPagesNeverCrash) {
 TEST_F(BboltCorruptionTest, AbandonedWriterLeavesNoValidMeta) {
   TempDir dir;
   {
-    absl::StatusOr<std::unique_ptr<Writer>> w = Writer::Create(dir.File("db"));
+    absl::StatusOr<std::unique_ptr<Writer>> w = Writer::Create(dir.Path("db"));
     ASSERT_TRUE(w.ok());
     ASSERT_TRUE((*w)->BeginBucket("b").ok());
     for (int i = 0; i < 100000; ++i) {
       ASSERT_TRUE((*w)->Put(Key(i), "value").ok());
     }
   }
-  EXPECT_TRUE(absl::IsDataLoss(Read(dir.File("db")).status()));
+  EXPECT_TRUE(absl::IsDataLoss(Read(dir.Path("db")).status()));
 }
 
 }  // namespace
