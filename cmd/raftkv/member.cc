@@ -278,6 +278,12 @@ absl::Status Member::Open() {
   so.min_lease_ttl = (3 * c.election_ms + 1999) / 2000;
   so.lease_checkpoint_interval = c.lease_checkpoint_interval;
   server_ = std::make_unique<rpc::EtcdServer>(so, node_.get(), sm_.get());
+  if (c.corrupt_check_time > absl::ZeroDuration()) {
+    auto monitor =
+        CorruptionMonitor::Start(c, sm_.get(), node_.get(), server_.get());
+    if (!monitor.ok()) return monitor.status();
+    corruption_monitor_ = std::move(*monitor);
+  }
   return absl::OkStatus();
 }
 
@@ -444,6 +450,7 @@ Member::~Member() {
   if (client_server_)
     client_server_->Shutdown(
         absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  corruption_monitor_.reset();  // it proposes through server_
   server_.reset();
   if (peer_server_.server)
     peer_server_.server->Shutdown(

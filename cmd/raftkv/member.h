@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "cmd/raftkv/config.h"
+#include "cmd/raftkv/corrupt_check.h"
 #include "kv/state_machine.h"
 #include "kv/watch/watch_hub.h"
 #include "raft/node/node.h"
@@ -117,6 +118,8 @@ class Member {
   rpc::PeerServer peer_server_;
   std::unique_ptr<raft::Node> node_;
   std::unique_ptr<rpc::EtcdServer> server_;
+  // --experimental-corrupt-check-time (corrupt_check.h); null when 0.
+  std::unique_ptr<CorruptionMonitor> corruption_monitor_;
   std::unique_ptr<rpc::KvService> kv_service_;
   std::unique_ptr<rpc::MaintenanceService> maintenance_service_;
   std::unique_ptr<rpc::ClusterService> cluster_service_;
