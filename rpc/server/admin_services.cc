@@ -21,8 +21,13 @@ grpc::ServerUnaryReactor* MaintenanceService::Status(
   // etcd reports its bbolt file's size; the closest is the store's files
   // (LevelDB's ApproximateSizes omits the memtable and is 0 on a new store,
   // which etcdctl's JSON would then leave out).
-  resp->set_dbsize(server_->state_machine().DiskSize());
-  resp->set_dbsizeinuse(server_->state_machine().SizeInUse());
+  // Two walks of the directory: the store may grow between them, and in
+  // use must never exceed the size (as in etcd, where both come from one
+  // file), so the second is capped by the first.
+  const int64_t db_size = server_->state_machine().DiskSize();
+  resp->set_dbsize(db_size);
+  resp->set_dbsizeinuse(
+      std::min(server_->state_machine().SizeInUse(), db_size));
   resp->set_leader(st.leader);
   resp->set_raftindex(st.commit);
   resp->set_raftterm(st.term);
